@@ -1,0 +1,35 @@
+"""Domain errors: raised by pure domain code, turned into problem+json answers by the service layer."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A refused command or query. `code` is machine-readable; `field` names the input at fault."""
+
+    status = 400
+
+    def __init__(self, code: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.field = field
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Unavailable(DomainError):
+    status = 503

@@ -1,0 +1,58 @@
+"""Events published by the contracts service (topic leasing.contracts.events)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+from libs.events.envelope import DomainEvent
+from libs.events.registry import registry
+from libs.events.schemas.common import Currency, Money
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: str
+    name: str
+    nip: str
+
+
+class ContactPerson(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first_name: str
+    last_name: str
+    email: EmailStr
+    phone: str
+    """E.164, e.g. +48601234567."""
+
+
+class LeasedAsset(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    make: str
+    model: str
+    vin: str | None = None
+    registration_number: str | None = None
+    year: int | None = None
+
+
+@registry.register
+class ContractRegistered(DomainEvent):
+    event_type = "ContractRegistered"
+    schema_version = 1
+
+    contract_id: str
+    contract_number: str
+    client: Party
+    contract_type: Literal["operating", "financial"]
+    start_date: date
+    end_date: date
+    net_value: Money
+    currency: Currency
+    asset: LeasedAsset
+    contact_persons: tuple[ContactPerson, ...] = ()

@@ -1,0 +1,98 @@
+"""A service's runtime: its stores, its command handler and its running projections and reactors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import APIRouter
+
+from libs.events.aggregate import CommandHandler
+from libs.events.docstore import DocumentStore
+from libs.events.eventlog import EventLog
+from libs.events.projection import ConsumerRunner, Projection, ProjectionRunner, Reactor, ReactorRunner
+from libs.events.registry import EventRegistry
+from libs.events.service.settings import ServiceSettings
+from libs.events.store import EventStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """Everything that makes a service, independent of where it runs (embedded or cluster)."""
+
+    name: str
+    title: str
+    routers: Sequence[APIRouter] = ()
+    projections: Sequence[Projection] = ()
+    reactors: Callable[[ServiceRuntime], Sequence[Reactor]] | None = None
+    settings: type[ServiceSettings] = ServiceSettings
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        definition: ServiceDefinition,
+        settings: ServiceSettings,
+        events: EventStore,
+        documents: DocumentStore,
+        event_log: EventLog,
+        registry: EventRegistry,
+    ) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.settings = settings
+        self.events = events
+        self.documents = documents
+        self.event_log = event_log
+        self.registry = registry
+        self.commands = CommandHandler(events, registry)
+        self.runners: list[ConsumerRunner] = []
+
+    def _build_runners(self) -> list[ConsumerRunner]:
+        runners: list[ConsumerRunner] = [
+            ProjectionRunner(
+                projection,
+                self.event_log.consumer(f"{self.name}.{projection.name}", projection.sources),
+                self.documents,
+                self.registry,
+            )
+            for projection in self.definition.projections
+        ]
+        for reactor in self.definition.reactors(self) if self.definition.reactors else ():
+            consumer = self.event_log.consumer(f"{self.name}.{reactor.name}", reactor.sources)
+            runners.append(ReactorRunner(reactor, consumer, self.documents, self.registry))
+        return runners
+
+    async def start(self, run_consumers: bool = True) -> None:
+        for projection in self.definition.projections:
+            await self.documents.ensure(projection.collection)
+        self.runners = self._build_runners()
+        if run_consumers:
+            for runner in self.runners:
+                runner.start()
+        log.info("service_started", service=self.name, consumers=[runner.name for runner in self.runners])
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.stop()
+
+    def runner(self, name: str) -> ConsumerRunner:
+        for runner in self.runners:
+            if runner.name == name:
+                return runner
+        raise KeyError(name)
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        for label, target in (("event_store", self.events), ("read_models", self.documents)):
+            try:
+                await target.ping()
+                checks[label] = "ok"
+            except Exception as error:
+                checks[label] = f"unavailable: {error}"
+        return checks

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from libs.events.service.runtime import ServiceDefinition
+from libs.events.service.settings import ServiceSettings
+from services.contracts.api import backoffice
+from services.contracts.projections import contract_list
+
+
+class ContractsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CONTRACTS_", extra="ignore")
+
+
+definition = ServiceDefinition(
+    name="contracts",
+    title="Strefa Klienta: contracts",
+    routers=[backoffice],
+    projections=[contract_list],
+    settings=ContractsSettings,
+)

@@ -1,0 +1,105 @@
+"""The embedded default: all six services in one process, each mounted at /api/<service>/.
+
+This is the composition root: the one place that imports every service (services never import
+one another). In the local cluster, nginx plays this part in front of one process per service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import libs.events.schemas  # noqa: F401  (registers every published event type)
+from libs.events.embedded import EmbeddedPlatform
+from libs.events.registry import registry
+from libs.events.service.app import create_service_app
+from libs.events.service.auth import token_sha256
+from libs.events.service.logs import configure_logging
+from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
+from libs.events.service.tracing import configure_tracing
+from services.billing.service import definition as billing
+from services.contracts.service import definition as contracts
+from services.identity.service import definition as identity
+from services.notifications.service import definition as notifications
+from services.payments.service import definition as payments
+from services.profile.service import definition as profile
+
+SERVICES: tuple[ServiceDefinition, ...] = (identity, contracts, billing, payments, notifications, profile)
+
+log = structlog.get_logger(__name__)
+
+
+class PortalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    dev_mode: bool = True
+    log_format: str = "console"
+    log_level: str = "INFO"
+    otlp_endpoint: str | None = None
+
+
+def backoffice_token(data_dir: Path) -> str:
+    """The dev back-office token: made once, kept in data/secrets (0600), never logged."""
+    path = data_dir / "secrets" / "backoffice-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class EmbeddedPortal:
+    def __init__(self, settings: PortalSettings, services: Sequence[ServiceDefinition] = SERVICES) -> None:
+        self.settings = settings
+        self.platform = EmbeddedPlatform(settings.data_dir, [service.name for service in services])
+        token_hash = token_sha256(backoffice_token(settings.data_dir))
+        self.runtimes: dict[str, ServiceRuntime] = {}
+        for service in services:
+            service_settings = service.settings().model_copy(
+                update={
+                    "data_dir": settings.data_dir / service.name,
+                    "dev_mode": settings.dev_mode,
+                    "backoffice_token_sha256": [token_hash],
+                }
+            )
+            self.runtimes[service.name] = self.platform.runtime(service, service_settings, registry)
+
+    async def start(self, run_consumers: bool = True) -> None:
+        await self.platform.open()
+        for runtime in self.runtimes.values():
+            await runtime.start(run_consumers)
+
+    async def stop(self) -> None:
+        for runtime in self.runtimes.values():
+            await runtime.stop()
+        await self.platform.close()
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            log.info("portal_ready", data_dir=str(self.settings.data_dir), services=list(self.runtimes))
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        root = FastAPI(title="Strefa Klienta", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+        for name, runtime in self.runtimes.items():
+            root.mount(f"/api/{name}", create_service_app(runtime))
+        return root
+
+
+def create_app() -> FastAPI:
+    """uvicorn factory: `uvicorn services.gateway.embedded:create_app --factory`."""
+    settings = PortalSettings()
+    configure_logging(settings.log_format, settings.log_level)
+    configure_tracing("strefa-portal", settings.otlp_endpoint)
+    return EmbeddedPortal(settings).app()
