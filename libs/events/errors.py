@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class DomainError(Exception):
     """A refused command or query. `code` is machine-readable; `field` names the input at fault."""
 
     status = 400
+    headers: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, code: str, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.field = field
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
 
 
 class Invalid(DomainError):

@@ -67,6 +67,7 @@ class EmbeddedPortal:
                     "data_dir": settings.data_dir / service.name,
                     "dev_mode": settings.dev_mode,
                     "backoffice_token_sha256": [token_hash],
+                    "jwks_location": str(settings.data_dir / "secrets" / "jwks.json"),
                 }
             )
             self.runtimes[service.name] = self.platform.runtime(service, service_settings, registry)

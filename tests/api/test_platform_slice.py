@@ -174,15 +174,15 @@ async def test_an_unknown_contract_is_a_404_problem(portal: Portal) -> None:
 async def test_projection_status_is_queryable(portal: Portal) -> None:
     await portal.http.post("/api/contracts/backoffice/contracts", json=contract(), headers=portal.backoffice)
     await eventually(lambda: _lag_is_zero(portal), what="the projection catching up")
-    (status,) = (await portal.http.get("/api/contracts/ops/consumers", headers=portal.backoffice)).json()
-    assert status["name"] == "contract_list"
+    statuses = (await portal.http.get("/api/contracts/ops/consumers", headers=portal.backoffice)).json()
+    (status,) = [s for s in statuses if s["name"] == "contract_list"]
     assert status["dead_letters"] == 0
     assert status["checkpoints"] == {"contracts": "1"}
 
 
 async def _lag_is_zero(portal: Portal) -> bool:
     statuses = (await portal.http.get("/api/contracts/ops/consumers", headers=portal.backoffice)).json()
-    return bool(statuses) and statuses[0]["lag"] == {"contracts": 0}
+    return any(s["name"] == "contract_list" and s["lag"] == {"contracts": 0} for s in statuses)
 
 
 async def test_the_correlation_id_is_echoed_and_recorded(portal: Portal) -> None:

@@ -9,14 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.events.errors import DomainError
+from libs.events.errors import Unauthenticated
 from libs.events.service.deps import get_runtime
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="BackOfficeToken")
-
-
-class Unauthenticated(DomainError):
-    status = 401
 
 
 def token_sha256(token: str) -> str:

@@ -77,7 +77,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> JSONResponse:
         errors = [{"field": error.field, "message": error.detail, "code": error.code}] if error.field else None
-        return problem(error.status, error.code, error.detail, request, errors)
+        return problem(error.status, error.code, error.detail, request, errors, headers=error.headers)
 
     @app.exception_handler(WrongExpectedVersion)
     async def _conflict(request: Request, error: WrongExpectedVersion) -> JSONResponse:

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter
 
+from libs.events.access import access_projection
 from libs.events.aggregate import CommandHandler
 from libs.events.docstore import DocumentStore
 from libs.events.eventlog import EventLog
@@ -16,6 +17,7 @@ from libs.events.projection import ConsumerRunner, Projection, ProjectionRunner,
 from libs.events.registry import EventRegistry
 from libs.events.service.settings import ServiceSettings
 from libs.events.store import EventStore
+from libs.events.tokens import JwksSource
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +54,8 @@ class ServiceRuntime:
         self.registry = registry
         self.commands = CommandHandler(events, registry)
         self.runners: list[ConsumerRunner] = []
+        self.jwks = JwksSource(settings.jwks_location)
+        self.projections: tuple[Projection, ...] = (*definition.projections, access_projection)
 
     def _build_runners(self) -> list[ConsumerRunner]:
         runners: list[ConsumerRunner] = [
@@ -61,7 +65,7 @@ class ServiceRuntime:
                 self.documents,
                 self.registry,
             )
-            for projection in self.definition.projections
+            for projection in self.projections
         ]
         for reactor in self.definition.reactors(self) if self.definition.reactors else ():
             consumer = self.event_log.consumer(f"{self.name}.{reactor.name}", reactor.sources)
@@ -69,7 +73,7 @@ class ServiceRuntime:
         return runners
 
     async def start(self, run_consumers: bool = True) -> None:
-        for projection in self.definition.projections:
+        for projection in self.projections:
             await self.documents.ensure(projection.collection)
         self.runners = self._build_runners()
         if run_consumers:

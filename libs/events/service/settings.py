@@ -20,6 +20,10 @@ class ServiceSettings(BaseSettings):
         default_factory=list,
         description="SHA-256 (hex) of each back-office credential accepted; the tokens themselves are never stored.",
     )
+    jwks_location: str = Field(
+        default="data/secrets/jwks.json",
+        description="Identity's public keys: a JWKS file (embedded) or URL (cluster).",
+    )
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces, e.g. http://127.0.0.1:4318"
     )

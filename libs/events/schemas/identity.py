@@ -1,0 +1,205 @@
+"""Events published by the identity service (topic leasing.identity.events).
+
+No secret travels here in plain text: codes, link tokens and passwords appear only as hashes, and
+what notifications must send (the code, the link) travels as a SealedMessage only notifications can
+open. The access events (grants, scopes, sessions, deactivation) are what every service folds into
+its `_access` read model to honour revocation on the next request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import EmailStr
+
+from libs.events.envelope import DomainEvent
+from libs.events.registry import registry
+from libs.events.sealed import SealedMessage
+
+
+@registry.register
+class AccountProvisioned(DomainEvent):
+    """A person who may use the portal; provisioned from a contract or by the back office, never self-registered."""
+
+    event_type = "AccountProvisioned"
+    schema_version = 1
+
+    account_id: str
+    email: EmailStr
+    phone: str
+    first_name: str
+    last_name: str
+    source: str
+    """"contract:<contract id>", "backoffice" or "subaccount:<creator account id>"."""
+
+
+@registry.register
+class ClientAccessGranted(DomainEvent):
+    event_type = "ClientAccessGranted"
+    schema_version = 1
+
+    account_id: str
+    client_id: str
+    client_name: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None = None
+    """None: every contract of the client."""
+
+
+@registry.register
+class ClientAccessChanged(DomainEvent):
+    event_type = "ClientAccessChanged"
+    schema_version = 1
+
+    account_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None = None
+    changed_by: str
+
+
+@registry.register
+class ClientAccessRevoked(DomainEvent):
+    event_type = "ClientAccessRevoked"
+    schema_version = 1
+
+    account_id: str
+    client_id: str
+    revoked_by: str
+
+
+@registry.register
+class SubAccountCreated(DomainEvent):
+    event_type = "SubAccountCreated"
+    schema_version = 1
+
+    account_id: str
+    client_id: str
+    created_by: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None = None
+    notification: SealedMessage
+    """The invitation e-mail for notifications (address, name, how to activate)."""
+
+
+@registry.register
+class ActivationCodeIssued(DomainEvent):
+    event_type = "ActivationCodeIssued"
+    schema_version = 1
+
+    account_id: str
+    code_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    """The SMS for notifications: phone number and the code, sealed."""
+
+
+@registry.register
+class ActivationCodeRejected(DomainEvent):
+    event_type = "ActivationCodeRejected"
+    schema_version = 1
+
+    account_id: str
+    failed_attempts: int
+
+
+@registry.register
+class ActivationCodeVerified(DomainEvent):
+    event_type = "ActivationCodeVerified"
+    schema_version = 1
+
+    account_id: str
+
+
+@registry.register
+class ActivationLinkIssued(DomainEvent):
+    event_type = "ActivationLinkIssued"
+    schema_version = 1
+
+    account_id: str
+    token_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    """The e-mail for notifications: address and the link, sealed."""
+
+
+@registry.register
+class AccountActivated(DomainEvent):
+    event_type = "AccountActivated"
+    schema_version = 1
+
+    account_id: str
+    password_hash: str
+    """argon2id; never the password."""
+
+
+@registry.register
+class PasswordChanged(DomainEvent):
+    event_type = "PasswordChanged"
+    schema_version = 1
+
+    account_id: str
+    password_hash: str
+
+
+@registry.register
+class LoginFailed(DomainEvent):
+    event_type = "LoginFailed"
+    schema_version = 1
+
+    account_id: str
+    failed_attempts: int
+    locked_until: datetime | None = None
+
+
+@registry.register
+class SessionStarted(DomainEvent):
+    event_type = "SessionStarted"
+    schema_version = 1
+
+    session_id: str
+    account_id: str
+    client_id: str
+    refresh_token_hash: str
+    expires_at: datetime
+
+
+@registry.register
+class SessionRefreshed(DomainEvent):
+    event_type = "SessionRefreshed"
+    schema_version = 1
+
+    session_id: str
+    account_id: str
+    client_id: str
+    refresh_token_hash: str
+    expires_at: datetime
+
+
+@registry.register
+class SessionRevoked(DomainEvent):
+    event_type = "SessionRevoked"
+    schema_version = 1
+
+    session_id: str
+    account_id: str
+    reason: str
+    """"logout", "password_changed", "deactivated", "refresh_token_reused", ..."""
+
+
+@registry.register
+class AccountDeactivated(DomainEvent):
+    event_type = "AccountDeactivated"
+    schema_version = 1
+
+    account_id: str
+    deactivated_by: str
+
+
+@registry.register
+class AccountReactivated(DomainEvent):
+    event_type = "AccountReactivated"
+    schema_version = 1
+
+    account_id: str
+    reactivated_by: str

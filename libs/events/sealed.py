@@ -1,0 +1,70 @@
+"""Secrets that must travel to one service alone (an SMS code, an activation link for notifications).
+
+Sealed with libsodium's sealed boxes (PyNaCl): only the holder of the recipient's private key can
+open them, so the plain secret is never in an event, a Kafka message, a log line or a read model.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from pydantic import BaseModel, ConfigDict
+
+from libs.events import jsonutil
+
+
+class SealedMessage(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient: str
+    """The service that can open it, e.g. "notifications"."""
+    key_id: str
+    """Which of the recipient's keys sealed it (first 16 hex chars of the public key)."""
+    ciphertext: str
+    """base64url of the sealed box."""
+
+
+class CannotUnseal(ValueError):
+    pass
+
+
+def key_id(public_key: PublicKey) -> str:
+    return bytes(public_key).hex()[:16]
+
+
+def seal(payload: dict[str, Any], recipient: str, public_key: PublicKey) -> SealedMessage:
+    box = SealedBox(public_key).encrypt(jsonutil.dumps(payload))
+    return SealedMessage(
+        recipient=recipient, key_id=key_id(public_key), ciphertext=base64.urlsafe_b64encode(box).decode()
+    )
+
+
+def unseal(message: SealedMessage, private_key: PrivateKey) -> dict[str, Any]:
+    if message.key_id != key_id(private_key.public_key):
+        raise CannotUnseal(f"sealed for key {message.key_id}, not ours")
+    try:
+        plain = SealedBox(private_key).decrypt(base64.urlsafe_b64decode(message.ciphertext))
+    except CryptoError as error:
+        raise CannotUnseal("the sealed message cannot be opened") from error
+    payload: dict[str, Any] = jsonutil.loads(plain)
+    return payload
+
+
+def load_or_create_private_key(path: Path) -> PrivateKey:
+    """The recipient's private key, made on first start (mode 0600); its public half beside it (.pub)."""
+    if path.exists():
+        return PrivateKey(base64.b64decode(path.read_bytes()))
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = PrivateKey.generate()
+    path.write_bytes(base64.b64encode(bytes(key)))
+    path.chmod(0o600)
+    path.with_suffix(".pub").write_bytes(base64.b64encode(bytes(key.public_key)))
+    return key
+
+
+def load_public_key(path: Path) -> PublicKey:
+    return PublicKey(base64.b64decode(path.read_bytes()))
