@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from pydantic import BaseModel, ConfigDict
 
 from libs.events import jsonutil
+
+NOTIFICATIONS_SEALING_KEY = "notifications-sealing-key"
+"""File name, in a service's secrets_dir, of notifications' private key; `.pub` beside it is public."""
 
 
 class SealedMessage(BaseModel):
@@ -68,3 +71,25 @@ def load_or_create_private_key(path: Path) -> PrivateKey:
 
 def load_public_key(path: Path) -> PublicKey:
     return PublicKey(base64.b64decode(path.read_bytes()))
+
+
+class NotificationRequest(BaseModel):
+    """What a service asks notifications to send, sealed inside an event for notifications alone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: Literal["sms", "email"]
+    to: str
+    """E.164 phone number for sms, e-mail address for email."""
+    template: str
+    """e.g. "activation_code", "activation_link", "subaccount_invitation"."""
+    locale: Literal["pl", "en"] = "pl"
+    params: dict[str, str] = {}
+
+
+def seal_notification(request: NotificationRequest, public_key: PublicKey) -> SealedMessage:
+    return seal(request.model_dump(mode="json"), "notifications", public_key)
+
+
+def unseal_notification(message: SealedMessage, private_key: PrivateKey) -> NotificationRequest:
+    return NotificationRequest.model_validate(unseal(message, private_key))

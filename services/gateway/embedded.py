@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 import libs.events.schemas  # noqa: F401  (registers every published event type)
 from libs.events.embedded import EmbeddedPlatform
 from libs.events.registry import registry
+from libs.events.sealed import NOTIFICATIONS_SEALING_KEY, load_or_create_private_key
 from libs.events.service.app import create_service_app
 from libs.events.service.auth import token_sha256
 from libs.events.service.logs import configure_logging
@@ -60,6 +61,8 @@ class EmbeddedPortal:
         self.settings = settings
         self.platform = EmbeddedPlatform(settings.data_dir, [service.name for service in services])
         token_hash = token_sha256(backoffice_token(settings.data_dir))
+        # Notifications' sealing key pair: identity (and others) seal with the public half.
+        load_or_create_private_key(settings.data_dir / "secrets" / NOTIFICATIONS_SEALING_KEY)
         self.runtimes: dict[str, ServiceRuntime] = {}
         for service in services:
             service_settings = service.settings().model_copy(
@@ -67,6 +70,7 @@ class EmbeddedPortal:
                     "data_dir": settings.data_dir / service.name,
                     "dev_mode": settings.dev_mode,
                     "backoffice_token_sha256": [token_hash],
+                    "secrets_dir": settings.data_dir / "secrets",
                     "jwks_location": str(settings.data_dir / "secrets" / "jwks.json"),
                 }
             )

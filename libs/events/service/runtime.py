@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -12,6 +13,7 @@ from fastapi import APIRouter
 from libs.events.access import access_projection
 from libs.events.aggregate import CommandHandler
 from libs.events.docstore import DocumentStore
+from libs.events.envelope import utc_now
 from libs.events.eventlog import EventLog
 from libs.events.projection import ConsumerRunner, Projection, ProjectionRunner, Reactor, ReactorRunner
 from libs.events.registry import EventRegistry
@@ -55,6 +57,8 @@ class ServiceRuntime:
         self.commands = CommandHandler(events, registry)
         self.runners: list[ConsumerRunner] = []
         self.jwks = JwksSource(settings.jwks_location)
+        self.clock: Callable[[], datetime] = utc_now
+        """Now, as an aware UTC datetime; tests replace it to freeze time."""
         self.projections: tuple[Projection, ...] = (*definition.projections, access_projection)
 
     def _build_runners(self) -> list[ConsumerRunner]:

@@ -20,6 +20,10 @@ class ServiceSettings(BaseSettings):
         default_factory=list,
         description="SHA-256 (hex) of each back-office credential accepted; the tokens themselves are never stored.",
     )
+    secrets_dir: Path = Field(
+        default=Path("data/secrets"),
+        description="Keys made at first start (mode 0600), never committed: signing and sealing keys.",
+    )
     jwks_location: str = Field(
         default="data/secrets/jwks.json",
         description="Identity's public keys: a JWKS file (embedded) or URL (cluster).",
