@@ -54,7 +54,9 @@ class FileBlobStore:
     async def put(self, key: str, content: bytes, content_type: str) -> BlobRef:
         path = self.root / _check_key(key)
         await asyncio.to_thread(_write_atomically, path, content)
-        return BlobRef(key=key, size=len(content), sha256=hashlib.sha256(content).hexdigest(), content_type=content_type)
+        return BlobRef(
+            key=key, size=len(content), sha256=hashlib.sha256(content).hexdigest(), content_type=content_type
+        )
 
     async def get(self, key: str) -> bytes:
         path = self.root / _check_key(key)
