@@ -44,11 +44,11 @@ format: install
 test-fast: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: install lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+test: install lint typecheck infra-up
+	set -a && . .infra/env && set +a && $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-infra-up:
-	deploy/local/infra.sh up
+infra-up: install
+	PYTHON=$(BIN)/python deploy/local/infra.sh up
 
 infra-down:
 	deploy/local/infra.sh down
