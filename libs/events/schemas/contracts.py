@@ -56,3 +56,55 @@ class ContractRegistered(DomainEvent):
     currency: Currency
     asset: LeasedAsset
     contact_persons: tuple[ContactPerson, ...] = ()
+
+
+class Instalment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: int
+    due_date: date
+    net: Money
+    vat: Money
+    gross: Money
+    capital: Money
+    """The capital part of the net amount."""
+    interest: Money
+    """The interest part of the net amount."""
+
+
+@registry.register
+class ScheduleAgreed(DomainEvent):
+    """The repayment schedule of a contract, as agreed (the first one)."""
+
+    event_type = "ScheduleAgreed"
+    schema_version = 1
+
+    contract_id: str
+    client_id: str
+    currency: Currency
+    instalments: tuple[Instalment, ...]
+
+
+@registry.register
+class ScheduleChanged(DomainEvent):
+    """A new schedule replacing the previous one (for example after a schedule-change request)."""
+
+    event_type = "ScheduleChanged"
+    schema_version = 1
+
+    contract_id: str
+    client_id: str
+    currency: Currency
+    instalments: tuple[Instalment, ...]
+    reason: str
+
+
+@registry.register
+class ContractTerminated(DomainEvent):
+    event_type = "ContractTerminated"
+    schema_version = 1
+
+    contract_id: str
+    client_id: str
+    terminated_on: date
+    reason: Literal["completed", "early_termination", "cancelled", "assigned"]
