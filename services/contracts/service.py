@@ -4,8 +4,8 @@ from pydantic_settings import SettingsConfigDict
 
 from libs.events.service.runtime import ServiceDefinition
 from libs.events.service.settings import ServiceSettings
-from services.contracts.api import backoffice
-from services.contracts.projections import contract_list
+from services.contracts.api import backoffice, client
+from services.contracts.projections import PROJECTIONS
 
 
 class ContractsSettings(ServiceSettings):
@@ -15,7 +15,7 @@ class ContractsSettings(ServiceSettings):
 definition = ServiceDefinition(
     name="contracts",
     title="Strefa Klienta: contracts",
-    routers=[backoffice],
-    projections=[contract_list],
+    routers=[backoffice, client],
+    projections=PROJECTIONS,
     settings=ContractsSettings,
 )
