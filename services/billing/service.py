@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from libs.events.service.runtime import ServiceDefinition
-from libs.events.service.settings import ServiceSettings
+from services.billing.api import backoffice, client
+from services.billing.projections import PROJECTIONS
+from services.billing.settings import BillingSettings
 
+__all__ = ["BillingSettings", "definition"]
 
-class BillingSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore")
-
-
-definition = ServiceDefinition(name="billing", title="Strefa Klienta: billing", settings=BillingSettings)
+definition = ServiceDefinition(
+    name="billing",
+    title="Strefa Klienta: billing",
+    routers=[backoffice, client],
+    projections=PROJECTIONS,
+    settings=BillingSettings,
+)

@@ -161,3 +161,22 @@ class RepaymentAccountAssigned(DomainEvent):
     bank_name: str
     purpose: str
     """What to pay into it, e.g. "raty leasingowe", "opłaty dodatkowe"."""
+
+
+@registry.register
+class InvoiceNumberReserved(DomainEvent):
+    """An invoice number taken for one invoice (stream billing-invoicenumber-<invoice_id>).
+
+    Invoice numbers are unique across all clients, while an invoice lives in its client's ledger
+    stream; this reservation is the one place that decides who holds a number. `fingerprint` (the
+    SHA-256 of the invoice's data) lets the very same invoice, resent after a failure between the
+    reservation and the ledger, go through, while a different invoice with the number is refused.
+    """
+
+    event_type = "InvoiceNumberReserved"
+    schema_version = 1
+
+    invoice_id: str
+    number: str
+    client_id: str
+    fingerprint: str
