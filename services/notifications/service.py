@@ -1,15 +1,110 @@
+"""The notifications service: SMS and e-mail for other services' events, with retries and an audit trail."""
+
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from libs.events.service.runtime import ServiceDefinition
-from libs.events.service.settings import ServiceSettings
+import structlog
+
+from libs.events.docstore import DocumentStore
+from libs.events.projection import Reactor
+from libs.events.sealed import NOTIFICATIONS_SEALING_KEY, load_or_create_private_key
+from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
+from services.notifications.adapters.outbox import OutboxSender
+from services.notifications.adapters.smsapi import SmsApiSender
+from services.notifications.adapters.smtp import SmtpConfig, SmtpSender
+from services.notifications.api import backoffice, dev
+from services.notifications.delivery import Deliveries, Opener, RetryPolicy
+from services.notifications.ports import Sender, Unconfigured
+from services.notifications.projections import notification_log
+from services.notifications.settings import NotificationsSettings
+from services.notifications.templates import Brand, Templates
+from services.notifications.triggers import triggers
+
+log = structlog.get_logger(__name__)
+
+__all__ = ["NotificationsSettings", "definition"]
 
 
-class NotificationsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
+def email_sender(settings: NotificationsSettings, documents: DocumentStore, clock: Callable[[], datetime]) -> Sender:
+    transport = settings.email_transport or ("smtp" if settings.smtp_host else "outbox")
+    if transport == "smtp":
+        if not settings.smtp_host:
+            return Unconfigured("e-mail over SMTP needs NOTIFICATIONS_SMTP_HOST")
+        return SmtpSender(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender_address=settings.sender_address,
+                sender_name=settings.sender_name,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls,
+                implicit_tls=settings.smtp_implicit_tls,
+                timeout=settings.smtp_timeout,
+                reply_to=settings.reply_to,
+            )
+        )
+    if not settings.dev_mode:
+        return Unconfigured("the dev outbox takes e-mail in dev mode only; set NOTIFICATIONS_SMTP_HOST")
+    return OutboxSender(documents, clock)
+
+
+def sms_sender(settings: NotificationsSettings, documents: DocumentStore, clock: Callable[[], datetime]) -> Sender:
+    if settings.sms_provider == "smsapi":
+        if settings.smsapi_token is None:
+            return Unconfigured("SMS through SMSAPI needs NOTIFICATIONS_SMSAPI_TOKEN")
+        return SmsApiSender(
+            settings.smsapi_token,
+            url=settings.smsapi_url,
+            sender_name=settings.smsapi_sender,
+            timeout=settings.smsapi_timeout,
+        )
+    if not settings.dev_mode:
+        return Unconfigured("the dev outbox takes SMS in dev mode only; set NOTIFICATIONS_SMS_PROVIDER=smsapi")
+    return OutboxSender(documents, clock)
+
+
+def reactors(runtime: ServiceRuntime) -> Sequence[Reactor]:
+    settings = NotificationsSettings.of(runtime.settings)
+
+    def clock() -> datetime:
+        return runtime.clock()  # looked up on every call: tests freeze the runtime's clock
+
+    sms = sms_sender(settings, runtime.documents, clock)
+    email = email_sender(settings, runtime.documents, clock)
+    for channel, sender in (("sms", sms), ("email", email)):
+        if isinstance(sender, Unconfigured):
+            log.warning("notification_channel_not_configured", channel=channel, reason=sender.reason)
+    log.info("notification_providers", sms=sms.name, email=email.name, smtp_host=settings.smtp_host)
+    portal_url = settings.portal_url.rstrip("/")
+    deliveries = Deliveries(
+        triggers=triggers,
+        templates=Templates(
+            Brand(
+                company_name=settings.company_name,
+                portal_url=portal_url,
+                activation_url=portal_url + settings.activation_path,
+                support_phone=settings.support_phone,
+                support_email=settings.support_email,
+            )
+        ),
+        senders={"sms": sms, "email": email},
+        commands=runtime.commands,
+        opener=Opener(load_or_create_private_key(settings.secrets_dir / NOTIFICATIONS_SEALING_KEY), runtime.documents),
+        clock=clock,
+        retry=RetryPolicy(settings.send_attempts, settings.retry_initial_delay, settings.retry_max_delay),
+    )
+    return [deliveries.reactor()]
 
 
 definition = ServiceDefinition(
-    name="notifications", title="Strefa Klienta: notifications", settings=NotificationsSettings
+    name="notifications",
+    title="Strefa Klienta: notifications",
+    routers=[backoffice],
+    dev_routers=[dev],
+    projections=[notification_log],
+    reactors=reactors,
+    settings=NotificationsSettings,
 )

@@ -96,7 +96,7 @@ def create_service_app(runtime: ServiceRuntime, manage_runtime: bool = False) ->
         """Position, lag and errors of each projection and reactor of this service."""
         return [asdict(await runner.current_status()) for runner in runtime.runners]
 
-    for router in definition.routers:
+    for router in (*definition.routers, *(definition.dev_routers if runtime.settings.dev_mode else ())):
         app.include_router(router)
     app.add_middleware(CorrelationMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,9 +31,13 @@ class ServiceDefinition:
     name: str
     title: str
     routers: Sequence[APIRouter] = ()
+    dev_routers: Sequence[APIRouter] = ()
+    """Routes that exist only when `dev_mode` is on (e.g. the dev mailbox); absent otherwise, not merely refused."""
     projections: Sequence[Projection] = ()
     reactors: Callable[[ServiceRuntime], Sequence[Reactor]] | None = None
     settings: type[ServiceSettings] = ServiceSettings
+    on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
+    """Run once when the runtime starts, before its consumers (e.g. identity makes its signing key)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,6 +83,8 @@ class ServiceRuntime:
     async def start(self, run_consumers: bool = True) -> None:
         for projection in self.projections:
             await self.documents.ensure(projection.collection)
+        if self.definition.on_start is not None:
+            await self.definition.on_start(self)
         self.runners = self._build_runners()
         if run_consumers:
             for runner in self.runners:

@@ -1,0 +1,91 @@
+"""Events published by the notifications service (topic leasing.notifications.events).
+
+One outcome per notification, the audit trail of what was sent to whom and how. The recipient is
+masked (+48******567, j***@firma.pl) and no text is recorded: an SMS code or an activation link
+never appears here, nor does the whole message body.
+
+A notification is caused by another service's event; its id is derived from the cause's event id
+(`notification_id_for`), so one cause has one notification, whichever consumer delivers it, however
+often. What each template needs in `NotificationRequest.params`:
+
+| template | channel | params |
+| --- | --- | --- |
+| activation_code | sms | `code`; `valid_until` (ISO 8601 with offset; default: the event's `expires_at`) |
+| activation_link | email | `link` (the whole https URL); `valid_until`; optional `first_name` |
+| subaccount_invitation | email | optional `first_name`, `client_name`, `invited_by`, `activation_url` |
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import AwareDatetime, Field
+
+from libs.events.envelope import DomainEvent
+from libs.events.registry import registry
+
+Channel = Literal["sms", "email"]
+Locale = Literal["pl", "en"]
+FailureReason = Literal[
+    "cannot_unseal",  # sealed for another key, or damaged
+    "invalid_request",  # opened, but not a valid NotificationRequest
+    "template_error",  # unknown template, wrong channel for it, or a missing parameter
+    "expired",  # what it carries (a code, a link) expired before it could be sent
+    "not_configured",  # no provider for the channel (e.g. the dev outbox outside dev mode)
+    "rejected",  # the provider refused it for good (5xx SMTP reply, invalid number...)
+    "retries_exhausted",  # the provider kept failing temporarily (down, 4xx reply) until the last attempt
+]
+
+
+def notification_id_for(cause_event_id: UUID) -> UUID:
+    """The one notification a cause event may lead to."""
+    return uuid5(NAMESPACE_URL, f"urn:strefa:notification:{cause_event_id}")
+
+
+@registry.register
+class NotificationSent(DomainEvent):
+    """The provider accepted the message (delivery to the handset or mailbox is the provider's part)."""
+
+    event_type = "NotificationSent"
+    schema_version = 1
+
+    notification_id: UUID
+    cause_event_id: UUID
+    cause_event_type: str
+    channel: Channel
+    template: str
+    locale: Locale
+    recipient: str
+    """Masked: +48******567 or j***@firma.pl."""
+    provider: str
+    """"smtp", "smsapi" or "outbox" (the dev mailbox)."""
+    provider_message_id: str | None = None
+    """The SMTP Message-ID or the SMS provider's message id."""
+    attempts: int = Field(ge=1)
+    sent_at: AwareDatetime
+
+
+@registry.register
+class NotificationFailed(DomainEvent):
+    """Nothing was sent for this cause, and nothing will be: the outcome is final."""
+
+    event_type = "NotificationFailed"
+    schema_version = 1
+
+    notification_id: UUID
+    cause_event_id: UUID
+    cause_event_type: str
+    reason: FailureReason
+    error: str
+    """What went wrong, with the recipient masked and the message's parameters redacted."""
+    channel: Channel | None = None
+    """None when the request could not be opened."""
+    template: str | None = None
+    locale: Locale | None = None
+    recipient: str | None = None
+    """Masked, when known."""
+    provider: str | None = None
+    attempts: int = Field(ge=0)
+    """Calls made to the provider (0 when it was never called)."""
+    failed_at: AwareDatetime
