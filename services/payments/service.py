@@ -1,13 +1,18 @@
+"""Payments: online payment of invoices through a gateway (PayU), the client zone's five statuses."""
+
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from libs.events.service.runtime import ServiceDefinition
-from libs.events.service.settings import ServiceSettings
+from services.payments.api import backoffice, client, gateway
+from services.payments.projections import PROJECTIONS
+from services.payments.settings import PaymentsSettings
 
+__all__ = ["PaymentsSettings", "definition"]
 
-class PaymentsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
-
-
-definition = ServiceDefinition(name="payments", title="Strefa Klienta: payments", settings=PaymentsSettings)
+definition = ServiceDefinition(
+    name="payments",
+    title="Strefa Klienta: payments",
+    routers=[client, gateway, backoffice],
+    projections=PROJECTIONS,
+    settings=PaymentsSettings,
+)

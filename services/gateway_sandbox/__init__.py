@@ -1,0 +1,1 @@
+"""A PayU-compatible gateway sandbox for dev mode and the tests (see app.py)."""
