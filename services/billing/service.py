@@ -3,6 +3,7 @@ from __future__ import annotations
 from libs.events.service.runtime import ServiceDefinition
 from services.billing.api import backoffice, client
 from services.billing.projections import PROJECTIONS
+from services.billing.reactors import reactors
 from services.billing.settings import BillingSettings
 
 __all__ = ["BillingSettings", "definition"]
@@ -12,5 +13,6 @@ definition = ServiceDefinition(
     title="Strefa Klienta: billing",
     routers=[backoffice, client],
     projections=PROJECTIONS,
+    reactors=reactors,
     settings=BillingSettings,
 )

@@ -140,18 +140,6 @@ class Env:
         context = EventContext(client_id=client_id, actor="backoffice:test")
         await store.append(f"billing-ledger-{client_id}", [NewEvent.from_domain(event, context)], ANY_VERSION)
 
-    async def settle(self, client_id: str, invoice_id: str, payment_id: str, amount: str) -> None:
-        event = InvoiceSettled(
-            invoice_id=invoice_id,
-            client_id=client_id,
-            payment_id=payment_id,
-            amount=Decimal(amount),
-            outstanding=Decimal("0.00"),
-            settled_on=date(2026, 3, 10),
-            full=True,
-        )
-        await self.append_billing(client_id, event)
-
     async def _has_invoice(self, invoice_id: str) -> bool:
         from services.payments.projections import INVOICES
 
