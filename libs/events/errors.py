@@ -39,5 +39,15 @@ class Forbidden(DomainError):
     status = 403
 
 
+class TooManyRequests(DomainError):
+    """Throttled: answered 429 with a Retry-After header (whole seconds)."""
+
+    status = 429
+
+    def __init__(self, code: str, detail: str, retry_after: int) -> None:
+        super().__init__(code, detail)
+        self.retry_after = max(1, retry_after)
+
+
 class Unavailable(DomainError):
     status = 503

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -110,14 +111,15 @@ class SqliteDocumentStore:
             f"INSERT INTO {_table(collection)} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc"  # noqa: S608
         )
         async with self._write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+            try:  # BEGIN inside: a writer cancelled while BEGIN is queued must still roll back
+                await self.db.execute("BEGIN IMMEDIATE")
                 await self.db.executemany(sql, rows)
             except sqlite3.IntegrityError as error:
                 await self.db.execute("ROLLBACK")
                 raise DuplicateKey(f"{collection.name}: {error}") from error
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    await self.db.execute("ROLLBACK")
                 raise
             await self.db.execute("COMMIT")
 

@@ -1,13 +1,26 @@
+"""Identity: accounts, activation, login, sessions, client contexts and sub-accounts (see README.md here)."""
+
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from libs.events.service.runtime import ServiceDefinition
-from libs.events.service.settings import ServiceSettings
+from services.identity.activation import router as activation
+from services.identity.backoffice import backoffice, dev
+from services.identity.clients import router as clients
+from services.identity.context import on_start
+from services.identity.projections import PROJECTIONS
+from services.identity.reactors import reactors
+from services.identity.sessions import router as sessions
+from services.identity.settings import IdentitySettings
 
+__all__ = ["IdentitySettings", "definition"]
 
-class IdentitySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
-
-
-definition = ServiceDefinition(name="identity", title="Strefa Klienta: identity", settings=IdentitySettings)
+definition = ServiceDefinition(
+    name="identity",
+    title="Strefa Klienta: identity",
+    routers=[activation, sessions, clients, backoffice],
+    dev_routers=[dev],
+    projections=PROJECTIONS,
+    reactors=reactors,
+    settings=IdentitySettings,
+    on_start=on_start,
+)

@@ -162,10 +162,15 @@ class SessionStarted(DomainEvent):
     client_id: str
     refresh_token_hash: str
     expires_at: datetime
+    """The absolute end of the session: no refresh goes past it."""
+    refresh_expires_at: datetime | None = None
+    """When this refresh token dies unused (the inactivity timeout); None: at `expires_at`."""
 
 
 @registry.register
 class SessionRefreshed(DomainEvent):
+    """The refresh token was rotated: the new one replaces it, the old one is spent (its reuse ends the session)."""
+
     event_type = "SessionRefreshed"
     schema_version = 1
 
@@ -174,6 +179,21 @@ class SessionRefreshed(DomainEvent):
     client_id: str
     refresh_token_hash: str
     expires_at: datetime
+    """The absolute end of the session, unchanged by refreshes."""
+    refresh_expires_at: datetime | None = None
+    """When the new refresh token dies unused; None: at `expires_at`."""
+
+
+@registry.register
+class SessionClientSwitched(DomainEvent):
+    """The person switched the session to another client it was granted (the context switch)."""
+
+    event_type = "SessionClientSwitched"
+    schema_version = 1
+
+    session_id: str
+    account_id: str
+    client_id: str
 
 
 @registry.register

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.events.docstore import StoreUnavailable
-from libs.events.errors import DomainError
+from libs.events.errors import DomainError, TooManyRequests
 from libs.events.store import WrongExpectedVersion
 
 log = structlog.get_logger(__name__)
@@ -77,7 +77,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> JSONResponse:
         errors = [{"field": error.field, "message": error.detail, "code": error.code}] if error.field else None
-        return problem(error.status, error.code, error.detail, request, errors, headers=error.headers)
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else error.headers
+        return problem(error.status, error.code, error.detail, request, errors, headers=headers)
 
     @app.exception_handler(WrongExpectedVersion)
     async def _conflict(request: Request, error: WrongExpectedVersion) -> JSONResponse:

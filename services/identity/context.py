@@ -1,0 +1,130 @@
+"""What identity keeps per runtime: its keys, the password hasher, the limiters and the account locks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from nacl.public import PublicKey
+
+from libs.events.sealed import (
+    NOTIFICATIONS_SEALING_KEY,
+    NotificationRequest,
+    SealedMessage,
+    load_public_key,
+    seal_notification,
+)
+from libs.events.service.deps import get_runtime
+from libs.events.service.runtime import ServiceRuntime
+from libs.events.tokens import AccessClaims, jwks, load_or_create_signing_key, sign
+from services.identity.credentials import CodeHasher, load_or_create_pepper
+from services.identity.domain import Backoff, Grant
+from services.identity.limits import FailureBackoff, KeyedLocks, Rate, RateLimiter
+from services.identity.passwords import Passwords
+from services.identity.settings import IdentitySettings
+
+log = structlog.get_logger(__name__)
+
+SIGNING_KEY_FILE = "identity-signing-key.pem"
+PEPPER_FILE = "identity-code-pepper"
+
+
+class Limits:
+    def __init__(self, settings: IdentitySettings, backoff: Backoff) -> None:
+        def rate(name: str, limit: tuple[int, int]) -> RateLimiter:
+            return RateLimiter(name, Rate(*limit))
+
+        self.start_email = rate("start-email", settings.activation_start_per_email)
+        self.start_ip = rate("start-ip", settings.activation_start_per_ip)
+        self.verify_email = rate("verify-email", settings.activation_verify_per_email)
+        self.verify_ip = rate("verify-ip", settings.activation_verify_per_ip)
+        self.complete_ip = rate("complete-ip", settings.activation_complete_per_ip)
+        self.login_ip = rate("login-ip", settings.login_per_ip)
+        self.refresh_ip = rate("refresh-ip", settings.refresh_per_ip)
+        self.login_email = FailureBackoff("login-email", backoff)
+        ip_backoff = Backoff(settings.ip_free_failures, backoff.base_seconds, backoff.cap_seconds)
+        self.login_address = FailureBackoff("login-ip", ip_backoff, forget_seconds=24 * 3600)
+
+
+class Identity:
+    def __init__(self, settings: IdentitySettings) -> None:
+        self.settings = settings
+        secrets_dir = settings.secrets_dir
+        self.signing_key = load_or_create_signing_key(secrets_dir / SIGNING_KEY_FILE)
+        self.codes = CodeHasher(load_or_create_pepper(secrets_dir / PEPPER_FILE))
+        self.passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        self.backoff = Backoff(
+            settings.login_free_failures, settings.login_backoff_base_seconds, settings.login_backoff_max_seconds
+        )
+        self.limits = Limits(settings, self.backoff)
+        self.locks = KeyedLocks()
+        self._notifications_key: PublicKey | None = None
+
+    def jwks(self) -> dict[str, object]:
+        return jwks([self.signing_key.public_key()])
+
+    def write_jwks(self) -> None:
+        """Other services verify tokens with these keys: embedded, they read this file."""
+        location = self.settings.jwks_location
+        if location.startswith(("http://", "https://")):
+            return
+        path = Path(location.removeprefix("file:"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(self.jwks(), handle)
+        os.replace(handle.name, path)
+
+    def seal(self, request: NotificationRequest) -> SealedMessage:
+        if self._notifications_key is None:
+            path = self.settings.secrets_dir / f"{NOTIFICATIONS_SEALING_KEY}.pub"
+            self._notifications_key = load_public_key(path)
+        return seal_notification(request, self._notifications_key)
+
+    def access_token(self, account_id: str, session_id: str, grant: Grant) -> str:
+        claims = AccessClaims(
+            sub=account_id, sid=session_id, cid=grant.client_id, scp=grant.scopes, ctr=grant.contract_ids
+        )
+        return sign(claims, self.signing_key, self.settings.access_token_ttl_seconds)
+
+
+_identities: weakref.WeakKeyDictionary[ServiceRuntime, Identity] = weakref.WeakKeyDictionary()
+
+
+def identity_of(runtime: ServiceRuntime) -> Identity:
+    identity = _identities.get(runtime)
+    if identity is None:
+        settings = runtime.settings
+        if not isinstance(settings, IdentitySettings):
+            settings = IdentitySettings.model_validate(settings.model_dump())
+        identity = _identities[runtime] = Identity(settings)
+    return identity
+
+
+async def on_start(runtime: ServiceRuntime) -> None:
+    """Makes (first start) or loads the keys and publishes the JWKS before any token is signed."""
+    identity = await asyncio.to_thread(identity_of, runtime)
+    await asyncio.to_thread(identity.write_jwks)
+    log.info("identity_keys_ready", jwks=identity.settings.jwks_location)
+
+
+def get_identity(request: Request) -> Identity:
+    return identity_of(get_runtime(request))
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+def client_ip(request: Request, identity: Identity) -> str:
+    """The caller's address; X-Forwarded-For is believed only from a configured proxy."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in identity.settings.trusted_proxies:
+        return forwarded.split(",")[-1].strip() or peer
+    return peer

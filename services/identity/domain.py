@@ -1,0 +1,763 @@
+"""Identity's aggregates: pure decide/evolve. No I/O, no clock, no randomness.
+
+The clock (`now`) comes in through the commands, as do the hashes of the codes, tokens and passwords
+the handler generated or computed: only hashes ever reach an event. Two aggregates:
+
+- the account (`identity-account-<id>`, one per e-mail address): who the person is, which clients it
+  may act for and with which scopes, activation (code, link, password), failed logins, and the
+  sessions it started (so a password change or a deactivation can end them all, consistently);
+- the session (`identity-session-<id>`): the rotation of its refresh token and its active client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Literal
+from uuid import NAMESPACE_URL, uuid5
+
+from libs.events import Aggregate, Conflict, DomainError, DomainEvent, Forbidden, NotFound
+from libs.events.errors import TooManyRequests, Unauthenticated
+from libs.events.schemas.identity import (
+    AccountActivated,
+    AccountDeactivated,
+    AccountProvisioned,
+    AccountReactivated,
+    ActivationCodeIssued,
+    ActivationCodeRejected,
+    ActivationCodeVerified,
+    ActivationLinkIssued,
+    ClientAccessChanged,
+    ClientAccessGranted,
+    ClientAccessRevoked,
+    LoginFailed,
+    PasswordChanged,
+    SessionClientSwitched,
+    SessionRefreshed,
+    SessionRevoked,
+    SessionStarted,
+    SubAccountCreated,
+)
+from libs.events.sealed import SealedMessage
+from libs.events.warsaw import midnight_after, warsaw_date
+
+MAX_CODE_FAILURES = 5
+
+
+def normalize_email(email: str) -> str:
+    """One account per address, whatever the case: addresses are compared lower-cased."""
+    return email.strip().lower()
+
+
+def account_id_for(email: str) -> str:
+    """The account of an address: derived from it, so provisioning the same address twice, from two
+    contracts at once, lands on one stream (and the stream is found without a read model)."""
+    return str(uuid5(NAMESPACE_URL, f"urn:strefa:account:{normalize_email(email)}"))
+
+
+def code_expiry(now: datetime, lifetime_minutes: int | None) -> datetime:
+    """Midnight (Warsaw) ending the day of issue, or sooner with a configured lifetime; never later,
+    so the Warsaw day of `expires_at - 1 µs` is always the day the code was issued."""
+    midnight = midnight_after(now, 0)
+    if lifetime_minutes is None:
+        return midnight
+    return min(midnight, now + timedelta(minutes=lifetime_minutes))
+
+
+def link_expiry(now: datetime) -> datetime:
+    """Midnight (Warsaw) ending the day after the one the link was generated on."""
+    return midnight_after(now, 1)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Failed logins: `free` tries, then a lock of `base * 2**(n - free)` seconds, at most `cap`."""
+
+    free: int = 5
+    base_seconds: int = 1
+    cap_seconds: int = 900
+
+    def delay(self, failures: int) -> int:
+        if failures < self.free:
+            return 0
+        return int(min(self.cap_seconds, self.base_seconds * 2 ** min(failures - self.free, 30)))
+
+    def locked_until(self, failures: int, now: datetime) -> datetime | None:
+        delay = self.delay(failures)
+        return now + timedelta(seconds=delay) if delay else None
+
+
+def retry_after(until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
+class ActivationRefused(DomainError):
+    """One answer for an unknown address, a wrong, expired, used or dead code or link."""
+
+    status = 400
+
+
+def _same(a: str, b: str | None) -> bool:
+    return b is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+# ---------------------------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class Grant:
+    client_id: str
+    client_name: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None
+    active: bool = True
+    created_by: str | None = None
+    """The account that made this a sub-account grant; None for a client's main user."""
+
+
+@dataclass(frozen=True)
+class Code:
+    hash: str
+    expires_at: datetime
+    failed: int = 0
+    spent: bool = False
+
+
+@dataclass(frozen=True)
+class Link:
+    hash: str
+    expires_at: datetime
+    spent: bool = False
+
+
+@dataclass(frozen=True)
+class SessionOrigin:
+    """A session as its account knows it: started (with the first refresh token) and maybe revoked."""
+
+    session_id: str
+    client_id: str
+    refresh_hash: str
+    refresh_expires_at: datetime
+    expires_at: datetime
+    revoked: bool = False
+
+    def live(self, now: datetime) -> bool:
+        return not self.revoked and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Person:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str | None = None
+    person: Person | None = None
+    password_hash: str | None = None
+    deactivated: bool = False
+    grants: Mapping[str, Grant] = field(default_factory=dict)
+    code: Code | None = None
+    code_days: tuple[date, ...] = ()
+    """The Warsaw day of every code issued (for the per-day limit)."""
+    link: Link | None = None
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    sessions: Mapping[str, SessionOrigin] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Literal["none", "provisioned", "active", "deactivated"]:
+        if self.person is None:
+            return "none"
+        if self.deactivated:
+            return "deactivated"
+        return "active" if self.password_hash is not None else "provisioned"
+
+    def active_grants(self) -> list[Grant]:
+        return [grant for grant in self.grants.values() if grant.active]
+
+    def grant(self, client_id: str) -> Grant | None:
+        grant = self.grants.get(client_id)
+        return grant if grant is not None and grant.active else None
+
+    def live_sessions(self, now: datetime) -> list[str]:
+        return [session.session_id for session in self.sessions.values() if session.live(now)]
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Provision:
+    """A person who may act for a client: from a contract (its main user) or the back office."""
+
+    account_id: str
+    person: Person
+    client_id: str
+    client_name: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Manager:
+    """The person managing sub-accounts within its active client, with what it holds there itself."""
+
+    account_id: str
+    client_id: str
+    scopes: frozenset[str]
+    contract_ids: frozenset[str] | None
+
+    def may_grant(self, scopes: Iterable[str], contract_ids: Iterable[str] | None) -> None:
+        missing = sorted(set(scopes) - self.scopes)
+        if missing:
+            raise Forbidden("scope_not_held", f"you cannot grant what you do not hold: {missing}", field="scopes")
+        if self.contract_ids is not None and (contract_ids is None or not set(contract_ids) <= self.contract_ids):
+            raise Forbidden(
+                "contracts_not_held", "you can only grant contracts you may see yourself", field="contract_ids"
+            )
+
+
+@dataclass(frozen=True)
+class CreateSubAccount:
+    account_id: str
+    person: Person
+    client_name: str
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None
+    manager: Manager
+    invitation: SealedMessage
+
+
+@dataclass(frozen=True)
+class ChangeSubAccount:
+    scopes: tuple[str, ...]
+    contract_ids: tuple[str, ...] | None
+    manager: Manager
+
+
+@dataclass(frozen=True)
+class DeactivateSubAccount:
+    now: datetime
+    manager: Manager
+
+
+@dataclass(frozen=True)
+class IssueCode:
+    now: datetime
+    code_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    max_per_day: int
+
+
+@dataclass(frozen=True)
+class VerifyCode:
+    now: datetime
+    code_hash: str
+    link_hash: str
+    link_expires_at: datetime
+    notification: SealedMessage
+
+
+@dataclass(frozen=True)
+class CompleteActivation:
+    now: datetime
+    token_hash: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class SetPasswordForDemo:
+    """Back office, dev mode only: activates a provisioned account with a given password."""
+
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Login:
+    now: datetime
+    password_ok: bool
+    client_id: str | None
+    session_id: str
+    refresh_hash: str
+    refresh_expires_at: datetime
+    session_expires_at: datetime
+    backoff: Backoff
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    now: datetime
+    current_ok: bool
+    session_id: str
+    password_hash: str
+    backoff: Backoff
+
+
+@dataclass(frozen=True)
+class RevokeSessions:
+    session_ids: tuple[str, ...]
+    reason: str
+
+
+AccountCommand = (
+    Provision
+    | CreateSubAccount
+    | ChangeSubAccount
+    | DeactivateSubAccount
+    | IssueCode
+    | VerifyCode
+    | CompleteActivation
+    | SetPasswordForDemo
+    | Login
+    | ChangePassword
+    | RevokeSessions
+)
+
+INVALID_CREDENTIALS = ("invalid_credentials", "wrong e-mail or password")
+
+
+def refuse_code() -> ActivationRefused:
+    return ActivationRefused("activation_code_invalid", "the code is wrong, expired or no longer valid")
+
+
+def refuse_link() -> ActivationRefused:
+    return ActivationRefused("activation_link_invalid", "the link is wrong, expired or was already used")
+
+
+# ------------------------------------------------------------------------------------- account decide
+
+
+def decide(state: Account, command: AccountCommand) -> Sequence[DomainEvent]:
+    match command:
+        case Provision():
+            return _provision(state, command)
+        case CreateSubAccount():
+            return _create_subaccount(state, command)
+        case ChangeSubAccount():
+            grant = _managed_grant(state, command.manager)
+            command.manager.may_grant(command.scopes, command.contract_ids)
+            return [
+                ClientAccessChanged(
+                    account_id=_id(state),
+                    client_id=grant.client_id,
+                    scopes=command.scopes,
+                    contract_ids=command.contract_ids,
+                    changed_by=command.manager.account_id,
+                )
+            ]
+        case DeactivateSubAccount():
+            return _deactivate_subaccount(state, command)
+        case IssueCode():
+            return _issue_code(state, command)
+        case VerifyCode():
+            return _verify_code(state, command)
+        case CompleteActivation():
+            link = state.link
+            if state.status != "provisioned" or link is None or link.spent or not _same(command.token_hash, link.hash):
+                raise refuse_link()
+            if command.now >= link.expires_at:
+                raise refuse_link()
+            return [AccountActivated(account_id=_id(state), password_hash=command.password_hash)]
+        case SetPasswordForDemo():
+            if state.status != "provisioned":
+                raise Conflict("account_not_provisioned", "only a provisioned, not yet active account")
+            return [AccountActivated(account_id=_id(state), password_hash=command.password_hash)]
+        case Login():
+            return _login(state, command)
+        case ChangePassword():
+            return _change_password(state, command)
+        case RevokeSessions():
+            return [
+                SessionRevoked(session_id=sid, account_id=_id(state), reason=command.reason)
+                for sid in command.session_ids
+                if sid in state.sessions and not state.sessions[sid].revoked
+            ]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def _id(state: Account) -> str:
+    if state.account_id is None:
+        raise NotFound("account_not_found", "no such account")
+    return state.account_id
+
+
+def _provision(state: Account, command: Provision) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    if state.person is None:
+        person = command.person
+        events.append(
+            AccountProvisioned(
+                account_id=command.account_id,
+                email=normalize_email(person.email),
+                phone=person.phone,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                source=command.source,
+            )
+        )
+    if command.client_id not in state.grants:  # a revoked grant stays revoked: the client decided so
+        events.append(
+            ClientAccessGranted(
+                account_id=command.account_id,
+                client_id=command.client_id,
+                client_name=command.client_name,
+                scopes=command.scopes,
+                contract_ids=command.contract_ids,
+            )
+        )
+    return events
+
+
+def _create_subaccount(state: Account, command: CreateSubAccount) -> list[DomainEvent]:
+    manager = command.manager
+    manager.may_grant(command.scopes, command.contract_ids)
+    if state.grant(manager.client_id) is not None:
+        raise Conflict("already_has_access", "this person already has access to the client", field="email")
+    events: list[DomainEvent] = []
+    if state.person is None:
+        person = command.person
+        events.append(
+            AccountProvisioned(
+                account_id=command.account_id,
+                email=normalize_email(person.email),
+                phone=person.phone,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                source=f"subaccount:{manager.account_id}",
+            )
+        )
+    events.append(
+        SubAccountCreated(
+            account_id=command.account_id,
+            client_id=manager.client_id,
+            created_by=manager.account_id,
+            scopes=command.scopes,
+            contract_ids=command.contract_ids,
+            notification=command.invitation,
+        )
+    )
+    events.append(
+        ClientAccessGranted(
+            account_id=command.account_id,
+            client_id=manager.client_id,
+            client_name=command.client_name,
+            scopes=command.scopes,
+            contract_ids=command.contract_ids,
+        )
+    )
+    if state.deactivated:
+        events.append(AccountReactivated(account_id=command.account_id, reactivated_by=manager.account_id))
+    return events
+
+
+def _managed_grant(state: Account, manager: Manager) -> Grant:
+    """The sub-account grant a manager may touch: in its client, not its own, within what it holds."""
+    grant = state.grant(manager.client_id)
+    if grant is None or grant.created_by is None or state.account_id == manager.account_id:
+        raise NotFound("subaccount_not_found", "no such sub-account")
+    manager.may_grant(grant.scopes, grant.contract_ids)
+    return grant
+
+
+def _deactivate_subaccount(state: Account, command: DeactivateSubAccount) -> list[DomainEvent]:
+    grant = _managed_grant(state, command.manager)
+    account_id = _id(state)
+    by = command.manager.account_id
+    events: list[DomainEvent] = [ClientAccessRevoked(account_id=account_id, client_id=grant.client_id, revoked_by=by)]
+    if all(other.client_id == grant.client_id for other in state.active_grants()):
+        events.append(AccountDeactivated(account_id=account_id, deactivated_by=by))
+        events.extend(
+            SessionRevoked(session_id=sid, account_id=account_id, reason="deactivated")
+            for sid in state.live_sessions(command.now)
+        )
+    return events
+
+
+def _issue_code(state: Account, command: IssueCode) -> list[DomainEvent]:
+    if state.status != "provisioned":
+        return []
+    today = warsaw_date(command.now)
+    if sum(1 for day in state.code_days if day == today) >= command.max_per_day:
+        return []
+    return [
+        ActivationCodeIssued(
+            account_id=_id(state),
+            code_hash=command.code_hash,
+            expires_at=command.expires_at,
+            notification=command.notification,
+        )
+    ]
+
+
+def _verify_code(state: Account, command: VerifyCode) -> list[DomainEvent]:
+    code = state.code
+    if state.status != "provisioned" or code is None or code.spent or code.failed >= MAX_CODE_FAILURES:
+        raise refuse_code()
+    if command.now >= code.expires_at:
+        raise refuse_code()
+    account_id = _id(state)
+    if not _same(command.code_hash, code.hash):
+        return [ActivationCodeRejected(account_id=account_id, failed_attempts=code.failed + 1)]
+    return [
+        ActivationCodeVerified(account_id=account_id),
+        ActivationLinkIssued(
+            account_id=account_id,
+            token_hash=command.link_hash,
+            expires_at=command.link_expires_at,
+            notification=command.notification,
+        ),
+    ]
+
+
+def throttled(state: Account, now: datetime) -> TooManyRequests | None:
+    if state.locked_until is not None and now < state.locked_until:
+        return TooManyRequests(
+            "too_many_attempts", "too many failed attempts; wait", retry_after(state.locked_until, now)
+        )
+    return None
+
+
+def _login(state: Account, command: Login) -> list[DomainEvent]:
+    if state.status != "active":
+        raise Unauthenticated(*INVALID_CREDENTIALS)
+    refusal = throttled(state, command.now)
+    if refusal is not None:
+        raise refusal
+    account_id = _id(state)
+    if not command.password_ok:
+        failures = state.failed_logins + 1
+        return [
+            LoginFailed(
+                account_id=account_id,
+                failed_attempts=failures,
+                locked_until=command.backoff.locked_until(failures, command.now),
+            )
+        ]
+    if command.client_id is not None:
+        grant = state.grant(command.client_id)
+        if grant is None:
+            raise NotFound("client_not_found", "no such client")
+    else:
+        grants = state.active_grants()
+        if not grants:
+            raise Forbidden("no_client_access", "the account may act for no client")
+        grant = grants[0]
+    return [
+        SessionStarted(
+            session_id=command.session_id,
+            account_id=account_id,
+            client_id=grant.client_id,
+            refresh_token_hash=command.refresh_hash,
+            expires_at=command.session_expires_at,
+            refresh_expires_at=min(command.refresh_expires_at, command.session_expires_at),
+        )
+    ]
+
+
+def _change_password(state: Account, command: ChangePassword) -> list[DomainEvent]:
+    if state.status != "active":
+        raise Unauthenticated("account_deactivated", "the account is not active")
+    refusal = throttled(state, command.now)
+    if refusal is not None:
+        raise refusal
+    account_id = _id(state)
+    if not command.current_ok:
+        failures = state.failed_logins + 1
+        return [
+            LoginFailed(
+                account_id=account_id,
+                failed_attempts=failures,
+                locked_until=command.backoff.locked_until(failures, command.now),
+            )
+        ]
+    events: list[DomainEvent] = [PasswordChanged(account_id=account_id, password_hash=command.password_hash)]
+    events.extend(
+        SessionRevoked(session_id=sid, account_id=account_id, reason="password_changed")
+        for sid in state.live_sessions(command.now)
+        if sid != command.session_id
+    )
+    return events
+
+
+# ------------------------------------------------------------------------------------- account evolve
+
+
+def evolve(state: Account, event: DomainEvent) -> Account:
+    match event:
+        case AccountProvisioned():
+            person = Person(event.first_name, event.last_name, str(event.email), event.phone)
+            return replace(state, account_id=event.account_id, person=person)
+        case SubAccountCreated():
+            grant = Grant(event.client_id, "", event.scopes, event.contract_ids, False, event.created_by)
+            return replace(state, grants={**state.grants, event.client_id: grant})
+        case ClientAccessGranted():
+            earlier = state.grants.get(event.client_id)
+            creator = earlier.created_by if earlier is not None else None
+            grant = Grant(event.client_id, event.client_name, event.scopes, event.contract_ids, True, creator)
+            return replace(state, grants={**state.grants, event.client_id: grant})
+        case ClientAccessChanged():
+            return _with_grant(state, event.client_id, scopes=event.scopes, contract_ids=event.contract_ids)
+        case ClientAccessRevoked():
+            return _with_grant(state, event.client_id, active=False)
+        case AccountDeactivated():
+            return replace(state, deactivated=True)
+        case AccountReactivated():
+            return replace(state, deactivated=False)
+        case _:
+            return _evolve_credentials(state, event)
+
+
+def _with_grant(state: Account, client_id: str, **changes: object) -> Account:
+    grant = state.grants.get(client_id)
+    if grant is None:
+        return state
+    return replace(state, grants={**state.grants, client_id: replace(grant, **changes)})  # type: ignore[arg-type]
+
+
+def _evolve_credentials(state: Account, event: DomainEvent) -> Account:
+    match event:
+        case ActivationCodeIssued():
+            day = warsaw_date(event.expires_at - timedelta(microseconds=1))
+            return replace(state, code=Code(event.code_hash, event.expires_at), code_days=(*state.code_days, day))
+        case ActivationCodeRejected() if state.code is not None:
+            return replace(state, code=replace(state.code, failed=event.failed_attempts))
+        case ActivationCodeVerified() if state.code is not None:
+            return replace(state, code=replace(state.code, spent=True))
+        case ActivationLinkIssued():
+            return replace(state, link=Link(event.token_hash, event.expires_at))
+        case AccountActivated():
+            link = replace(state.link, spent=True) if state.link is not None else None
+            return replace(state, password_hash=event.password_hash, link=link, code=None)
+        case PasswordChanged():
+            return replace(state, password_hash=event.password_hash, failed_logins=0, locked_until=None)
+        case LoginFailed():
+            return replace(state, failed_logins=event.failed_attempts, locked_until=event.locked_until)
+        case SessionStarted():
+            origin = SessionOrigin(
+                event.session_id,
+                event.client_id,
+                event.refresh_token_hash,
+                event.refresh_expires_at or event.expires_at,
+                event.expires_at,
+            )
+            sessions = {**state.sessions, event.session_id: origin}
+            return replace(state, sessions=sessions, failed_logins=0, locked_until=None)
+        case SessionRevoked() if event.session_id in state.sessions:
+            revoked = replace(state.sessions[event.session_id], revoked=True)
+            return replace(state, sessions={**state.sessions, event.session_id: revoked})
+    return state
+
+
+account = Aggregate[Account, AccountCommand](category="identity-account", initial=Account, decide=decide, evolve=evolve)
+
+
+# ------------------------------------------------------------------------------------ session aggregate
+
+
+class RefreshTokenReused(DomainError):
+    """A spent refresh token came back: someone holds a copy. The session must end."""
+
+    status = 401
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the session stream adds to its origin: the rotated refresh tokens and the active client."""
+
+    client_id: str | None = None
+    rotations: tuple[tuple[str, datetime], ...] = ()
+    """(hash, expiry) of every refresh token issued after the first, oldest first."""
+
+    def current(self, origin: SessionOrigin) -> tuple[str, datetime]:
+        return self.rotations[-1] if self.rotations else (origin.refresh_hash, origin.refresh_expires_at)
+
+    def spent(self, origin: SessionOrigin) -> list[str]:
+        issued = [origin.refresh_hash, *(token_hash for token_hash, _ in self.rotations)]
+        return issued[:-1]
+
+    def active_client(self, origin: SessionOrigin) -> str:
+        return self.client_id or origin.client_id
+
+    def knows(self, origin: SessionOrigin, presented_hash: str) -> bool:
+        return any(_same(presented_hash, known) for known in (*self.spent(origin), self.current(origin)[0]))
+
+
+@dataclass(frozen=True)
+class Refresh:
+    now: datetime
+    account_id: str
+    origin: SessionOrigin
+    presented_hash: str
+    new_hash: str
+    new_refresh_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SwitchClient:
+    now: datetime
+    account_id: str
+    origin: SessionOrigin
+    client_id: str
+
+
+SessionCommand = Refresh | SwitchClient
+
+INVALID_REFRESH = ("invalid_refresh_token", "the refresh token is invalid or expired; log in again")
+
+
+def decide_session(state: Session, command: SessionCommand) -> Sequence[DomainEvent]:
+    origin = command.origin
+    match command:
+        case Refresh():
+            if any(_same(command.presented_hash, spent) for spent in state.spent(origin)):
+                raise RefreshTokenReused(*INVALID_REFRESH)
+            current_hash, current_expiry = state.current(origin)
+            if not _same(command.presented_hash, current_hash):
+                raise Unauthenticated(*INVALID_REFRESH)
+            if not origin.live(command.now) or command.now >= current_expiry:
+                raise Unauthenticated(*INVALID_REFRESH)
+            return [
+                SessionRefreshed(
+                    session_id=origin.session_id,
+                    account_id=command.account_id,
+                    client_id=state.active_client(origin),
+                    refresh_token_hash=command.new_hash,
+                    expires_at=origin.expires_at,
+                    refresh_expires_at=min(command.new_refresh_expires_at, origin.expires_at),
+                )
+            ]
+        case SwitchClient():
+            if not origin.live(command.now):
+                raise Unauthenticated("session_ended", "the session has ended; log in again")
+            return [
+                SessionClientSwitched(
+                    session_id=origin.session_id, account_id=command.account_id, client_id=command.client_id
+                )
+            ]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_session(state: Session, event: DomainEvent) -> Session:
+    match event:
+        case SessionRefreshed():
+            expiry = event.refresh_expires_at or event.expires_at
+            return replace(
+                state, client_id=event.client_id, rotations=(*state.rotations, (event.refresh_token_hash, expiry))
+            )
+        case SessionClientSwitched():
+            return replace(state, client_id=event.client_id)
+    return state
+
+
+session = Aggregate[Session, SessionCommand](
+    category="identity-session", initial=Session, decide=decide_session, evolve=evolve_session
+)
