@@ -1,13 +1,18 @@
+"""The profile service: contact data, the e-invoice service, requests (wnioski) with attachments."""
+
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from libs.events.service.runtime import ServiceDefinition
-from libs.events.service.settings import ServiceSettings
+from services.profile.api import backoffice, einvoice, profile, requests
+from services.profile.projections import PROJECTIONS
+from services.profile.settings import ProfileSettings
 
+__all__ = ["ProfileSettings", "definition"]
 
-class ProfileSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore")
-
-
-definition = ServiceDefinition(name="profile", title="Strefa Klienta: profile", settings=ProfileSettings)
+definition = ServiceDefinition(
+    name="profile",
+    title="Strefa Klienta: profile",
+    routers=[profile.router, einvoice.router, requests.router, backoffice.router],
+    projections=list(PROJECTIONS),
+    settings=ProfileSettings,
+)

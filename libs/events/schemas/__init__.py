@@ -4,6 +4,6 @@ Importing this package registers every published event type in `libs.events.regi
 Changing a published model needs a new schema version and an upcaster from the previous one.
 """
 
-from libs.events.schemas import billing, contracts, identity, notifications, payments
+from libs.events.schemas import billing, contracts, identity, notifications, payments, profile
 
-__all__ = ["billing", "contracts", "identity", "notifications", "payments"]
+__all__ = ["billing", "contracts", "identity", "notifications", "payments", "profile"]

@@ -1,0 +1,1 @@
+"""HTTP API of the profile service, mounted at /api/profile. Handlers stay short."""
