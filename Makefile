@@ -4,12 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+SANDBOX_PORT ?= 8010
 PYTEST_ARGS ?=
 
-.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status lock clean
+.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status lock clean web web-test
 
 help:
 	@echo "make dev         run the portal with demo data on http://127.0.0.1:$(PORT) (SQLite under ./data)"
+	@echo "                 and the payment gateway sandbox on http://127.0.0.1:$(SANDBOX_PORT)"
 	@echo "make test        the whole suite: lint, types, unit, contract, API and cluster tests"
 	@echo "make infra-up    start Kafka and FerretDB under .infra/ (make infra-down stops them)"
 
@@ -27,8 +29,27 @@ install: $(VENV)/.installed
 lock: | $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 -o requirements.lock
 
-dev: install
-	PORT=$(PORT) $(BIN)/python -m services.gateway --port $(PORT)
+# The web app (web/, React + TypeScript + Vite): `npm ci` only when node_modules is missing or the
+# lock file changed, `npm run build` only when a source changed. The gateway serves web/dist at /.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
+
+web: web/dist/index.html
+
+web-test: web/node_modules/.package-lock.json
+	cd web && npx vitest run
+
+dev: install web
+	$(BIN)/python -m services.gateway_sandbox --port $(SANDBOX_PORT) & sandbox=$$!; trap 'kill $$sandbox' EXIT; \
+	PAYMENTS_PAYU_URL=http://127.0.0.1:$(SANDBOX_PORT) PAYMENTS_PUBLIC_URL=http://127.0.0.1:$(PORT) \
+	PORT=$(PORT) $(BIN)/python -m services.gateway --port $(PORT) --seed-demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,7 +65,7 @@ format: install
 test-fast: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: install lint typecheck infra-up
+test: install lint typecheck web web-test infra-up
 	set -a && . .infra/env && set +a && $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 infra-up: install

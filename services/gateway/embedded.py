@@ -13,7 +13,9 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import libs.events.schemas  # noqa: F401  (registers every published event type)
 from libs.events.embedded import EmbeddedPlatform
@@ -44,6 +46,8 @@ class PortalSettings(BaseSettings):
     log_format: str = "console"
     log_level: str = "INFO"
     otlp_endpoint: str | None = None
+    web_dist: Path = Path(__file__).resolve().parents[2] / "web" / "dist"
+    """The built portal (`make web`), served at / with index.html for every other non-API path."""
 
 
 def backoffice_token(data_dir: Path) -> str:
@@ -99,7 +103,81 @@ class EmbeddedPortal:
         root = FastAPI(title="Strefa Klienta", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
         for name, runtime in self.runtimes.items():
             root.mount(f"/api/{name}", create_service_app(runtime))
+        serve_web(root, self.settings.web_dist)
+        root.add_middleware(SecurityHeaders)
         return root
+
+
+# --- the web app and the security headers ---------------------------------------------------------
+
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "content-security-policy",
+        "default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "
+        "img-src 'self' data:",
+    ),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response (API and web app); a header a handler set
+    itself is kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.decode("latin-1").lower() for key, _ in headers}
+                headers.extend((k.encode(), v.encode()) for k, v in SECURITY_HEADERS if k not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def serve_web(app: FastAPI, dist: Path) -> None:
+    """The single-page app: its files, and index.html for any other path outside /api (client-side
+    routes such as /umowy/123). Hashed assets are cached for good; index.html is revalidated."""
+    root = dist.resolve()
+
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def web(path: str) -> Response:
+        if path == "api" or path.startswith("api/"):
+            return JSONResponse(
+                {
+                    "type": "urn:strefa:problem:not_found",
+                    "title": "Not found",
+                    "status": 404,
+                    "code": "not_found",
+                    "detail": "no such API",
+                    "instance": f"/{path}",
+                },
+                status_code=404,
+                media_type="application/problem+json",
+            )
+        file = (root / path).resolve()
+        if path and file.is_file() and file.is_relative_to(root):
+            immutable = file.parent == root / "assets"
+            cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+            return FileResponse(file, headers={"Cache-Control": cache})
+        if path.startswith("assets/"):
+            return Response("not found", status_code=404, media_type="text/plain")
+        index = root / "index.html"
+        if not index.is_file():
+            return Response("the web app is not built: run `make web`", status_code=503, media_type="text/plain")
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def create_app() -> FastAPI:

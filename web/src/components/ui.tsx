@@ -1,0 +1,307 @@
+import {
+  useEffect,
+  useId,
+  useRef,
+  type InputHTMLAttributes,
+  type ReactNode,
+  type SelectHTMLAttributes,
+  type TextareaHTMLAttributes,
+} from "react";
+import { ApiError } from "../api/http";
+import { problemMessage } from "../api/problem";
+import { formatDate, formatMoney } from "../format";
+import { useI18n } from "../i18n";
+
+export function Money({ amount, currency }: { amount: string | null | undefined; currency?: string }) {
+  return <span className="money">{formatMoney(amount, currency)}</span>;
+}
+
+export function DateText({ value }: { value: string | null | undefined }) {
+  return <time dateTime={value ?? undefined}>{formatDate(value)}</time>;
+}
+
+interface FieldShell {
+  label: string;
+  name: string;
+  error?: string;
+  hint?: string;
+}
+
+function describedBy(hintId: string, errorId: string, hint?: string, error?: string): string | undefined {
+  const ids = [hint ? hintId : null, error ? errorId : null].filter(Boolean);
+  return ids.length ? ids.join(" ") : undefined;
+}
+
+export function TextField({
+  label,
+  name,
+  error,
+  hint,
+  value,
+  onValue,
+  ...input
+}: FieldShell & { value: string; onValue: (value: string) => void } & Omit<
+    InputHTMLAttributes<HTMLInputElement>,
+    "value" | "onChange" | "name"
+  >) {
+  const id = useId();
+  return (
+    <div className={`field${error ? " field--invalid" : ""}`}>
+      <label htmlFor={id}>
+        {label}
+        {input.required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {hint ? (
+        <p className="field__hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      <input
+        id={id}
+        name={name}
+        value={value}
+        onChange={(event) => onValue(event.target.value)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
+        {...input}
+      />
+      {error ? (
+        <p className="field__error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function TextArea({
+  label,
+  name,
+  error,
+  hint,
+  value,
+  onValue,
+  ...input
+}: FieldShell & { value: string; onValue: (value: string) => void } & Omit<
+    TextareaHTMLAttributes<HTMLTextAreaElement>,
+    "value" | "onChange" | "name"
+  >) {
+  const id = useId();
+  return (
+    <div className={`field${error ? " field--invalid" : ""}`}>
+      <label htmlFor={id}>
+        {label}
+        {input.required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {hint ? (
+        <p className="field__hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      <textarea
+        id={id}
+        name={name}
+        value={value}
+        onChange={(event) => onValue(event.target.value)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
+        {...input}
+      />
+      {error ? (
+        <p className="field__error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function SelectField({
+  label,
+  name,
+  error,
+  hint,
+  value,
+  onValue,
+  options,
+  ...select
+}: FieldShell & {
+  value: string;
+  onValue: (value: string) => void;
+  options: Array<{ value: string; label: string }>;
+} & Omit<SelectHTMLAttributes<HTMLSelectElement>, "value" | "onChange" | "name">) {
+  const id = useId();
+  return (
+    <div className={`field${error ? " field--invalid" : ""}`}>
+      <label htmlFor={id}>
+        {label}
+        {select.required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {hint ? (
+        <p className="field__hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      <select
+        id={id}
+        name={name}
+        value={value}
+        onChange={(event) => onValue(event.target.value)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
+        {...select}
+      >
+        {options.map((option) => (
+          <option key={option.value} value={option.value}>
+            {option.label}
+          </option>
+        ))}
+      </select>
+      {error ? (
+        <p className="field__error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** The form-level message: announced to screen readers, focusable so focus can be moved to it. */
+export function FormAlert({ message, tone = "error" }: { message: string | null; tone?: "error" | "info" | "success" }) {
+  if (!message) return null;
+  return (
+    <div className={`alert alert--${tone}`} role={tone === "error" ? "alert" : "status"} tabIndex={-1} data-form-alert>
+      {message}
+    </div>
+  );
+}
+
+export function Alert({ children, tone = "info" }: { children: ReactNode; tone?: "error" | "info" | "success" | "warning" }) {
+  return (
+    <div className={`alert alert--${tone}`} role={tone === "error" ? "alert" : "status"}>
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ label }: { label?: string }) {
+  const { t } = useI18n();
+  return (
+    <p className="loading" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" /> {label ?? t("common.loading")}
+    </p>
+  );
+}
+
+/** What a screen shows when its data could not be loaded, with a way to try again. */
+export function LoadError({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  const { t } = useI18n();
+  const message =
+    error instanceof ApiError ? problemMessage(error.problem, error.status, t) : t("error.unexpected");
+  return (
+    <div className="alert alert--error" role="alert">
+      <p>{message}</p>
+      {error instanceof ApiError && error.correlationId ? (
+        <p className="muted small">{t("error.reference", { id: error.correlationId })}</p>
+      ) : null}
+      {onRetry ? (
+        <button type="button" className="button button--secondary" onClick={onRetry}>
+          {t("common.retry")}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** A section with data that may still be loading or may have failed. */
+export function Async<T>({
+  state,
+  children,
+  label,
+}: {
+  state: { data: T | undefined; error: unknown; loading: boolean; reload: () => void };
+  children: (data: T) => ReactNode;
+  label?: string;
+}) {
+  if (state.error) return <LoadError error={state.error} onRetry={state.reload} />;
+  if (state.data === undefined) return <Loading label={label} />;
+  return <>{children(state.data)}</>;
+}
+
+/**
+ * A modal window on the native <dialog>: focus moves into it, Escape closes it, the page behind is
+ * inert, and focus returns to what opened it.
+ */
+export function Dialog({
+  open,
+  title,
+  onClose,
+  children,
+}: {
+  open: boolean;
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (open && !dialog.open) {
+      const opener = document.activeElement as HTMLElement | null;
+      if (typeof dialog.showModal === "function") dialog.showModal();
+      else dialog.setAttribute("open", "");
+      const first = dialog.querySelector<HTMLElement>("input, select, textarea, button:not(.dialog__close)");
+      first?.focus();
+      return () => {
+        opener?.focus?.();
+      };
+    }
+    if (!open && dialog.open) dialog.close();
+    return undefined;
+  }, [open]);
+  const { t } = useI18n();
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault();
+        onClose();
+      }}
+    >
+      {open ? (
+        <>
+          <div className="dialog__head">
+            <h2 id={titleId}>{title}</h2>
+            <button type="button" className="dialog__close" onClick={onClose} aria-label={t("common.close")}>
+              ×
+            </button>
+          </div>
+          <div className="dialog__body">{children}</div>
+        </>
+      ) : null}
+    </dialog>
+  );
+}
+
+export function PageTitle({ children, actions }: { children: ReactNode; actions?: ReactNode }) {
+  return (
+    <div className="page-title">
+      <h1 tabIndex={-1} data-page-title>
+        {children}
+      </h1>
+      {actions ? <div className="page-title__actions">{actions}</div> : null}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="empty">{children}</p>;
+}
+
+export function StatusBadge({ tone, children }: { tone: "ok" | "warn" | "bad" | "neutral"; children: ReactNode }) {
+  return <span className={`badge badge--${tone}`}>{children}</span>;
+}

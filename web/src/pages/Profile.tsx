@@ -1,0 +1,356 @@
+import { useEffect, useState } from "react";
+import { profileApi, type Address, type EInvoice, type Profile } from "../api/profile";
+import { useSession } from "../auth/session";
+import { Alert, Async, DateText, Dialog, FormAlert, PageTitle, SelectField, TextField } from "../components/ui";
+import { useApi } from "../components/useApi";
+import { useForm } from "../components/useForm";
+import { useI18n } from "../i18n";
+
+function addressLines(address: Address | null | undefined): string[] {
+  if (!address) return [];
+  const street = `${address.street} ${address.building}${address.apartment ? `/${address.apartment}` : ""}`;
+  return [street, `${address.postal_code} ${address.city}`, address.country !== "PL" ? address.country : ""].filter(Boolean);
+}
+
+const blank = (value: string) => (value.trim() ? value.trim() : null);
+
+type Done = (message: string, update: (profile: Profile) => Profile) => void;
+
+function CompanyEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
+  const { t } = useI18n();
+  const contact = profile.client.contact;
+  const address = contact?.correspondence_address;
+  const form = useForm(
+    {
+      "correspondence_address.street": address?.street ?? "",
+      "correspondence_address.building": address?.building ?? "",
+      "correspondence_address.apartment": address?.apartment ?? "",
+      "correspondence_address.postal_code": address?.postal_code ?? "",
+      "correspondence_address.city": address?.city ?? "",
+      "correspondence_address.country": address?.country ?? "PL",
+      phone: contact?.phone ?? "",
+      email: contact?.email ?? "",
+    },
+    async (values) => {
+      const street = values["correspondence_address.street"].trim();
+      const hasAddress =
+        street ||
+        values["correspondence_address.building"].trim() ||
+        values["correspondence_address.postal_code"].trim() ||
+        values["correspondence_address.city"].trim();
+      const saved = await profileApi.changeCompanyContact({
+        correspondence_address: hasAddress
+          ? {
+              street,
+              building: values["correspondence_address.building"].trim(),
+              apartment: blank(values["correspondence_address.apartment"]),
+              postal_code: values["correspondence_address.postal_code"].trim(),
+              city: values["correspondence_address.city"].trim(),
+              country: values["correspondence_address.country"],
+            }
+          : null,
+        phone: blank(values.phone),
+        email: blank(values.email),
+      });
+      onDone(t("common.saved"), (current) => ({ ...current, client: { ...current.client, contact: saved.contact } }));
+    },
+  );
+  const field = (name: keyof typeof form.values, label: string, extra: Record<string, unknown> = {}) => (
+    <TextField
+      label={label}
+      name={name}
+      value={form.values[name]}
+      onValue={(value) => form.set(name, value)}
+      error={form.errors[name]}
+      {...extra}
+    />
+  );
+  return (
+    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
+      <FormAlert message={form.formError} />
+      <fieldset className="fieldset">
+        <legend>{t("profile.correspondence")}</legend>
+        {field("correspondence_address.street", t("profile.street"), { autoComplete: "address-line1" })}
+        <div className="form-grid">
+          {field("correspondence_address.building", t("profile.building"))}
+          {field("correspondence_address.apartment", t("profile.apartment"))}
+        </div>
+        <div className="form-grid">
+          {field("correspondence_address.postal_code", t("profile.postal_code"), { autoComplete: "postal-code" })}
+          {field("correspondence_address.city", t("profile.city"), { autoComplete: "address-level2" })}
+        </div>
+        <SelectField
+          label={t("profile.country")}
+          name="correspondence_address.country"
+          value={form.values["correspondence_address.country"]}
+          onValue={(value) => form.set("correspondence_address.country", value)}
+          error={form.errors["correspondence_address.country"]}
+          options={["PL", "DE", "CZ", "SK", "LT", "UA", "AT", "FR", "NL", "GB"].map((code) => ({ value: code, label: code }))}
+        />
+      </fieldset>
+      {field("phone", t("profile.phone"), { type: "tel", autoComplete: "tel" })}
+      {field("email", t("profile.email"), { type: "email", autoComplete: "email" })}
+      <div className="form-actions">
+        <button type="submit" className="button button--primary" disabled={form.submitting}>
+          {form.submitting ? t("common.wait") : t("common.save")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function PersonEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
+  const { t } = useI18n();
+  const contact = profile.person.contact;
+  const form = useForm(
+    {
+      work_email: contact.work_email ?? "",
+      work_phone: contact.work_phone ?? "",
+      position: contact.position ?? "",
+      department: contact.department ?? "",
+    },
+    async (values) => {
+      const saved = await profileApi.changeMyContact({
+        work_email: blank(values.work_email),
+        work_phone: blank(values.work_phone),
+        position: blank(values.position),
+        department: blank(values.department),
+      });
+      onDone(t("common.saved"), (current) => ({ ...current, person: { ...current.person, contact: saved.contact } }));
+    },
+  );
+  return (
+    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
+      <FormAlert message={form.formError} />
+      <TextField
+        label={t("profile.work_email")}
+        name="work_email"
+        type="email"
+        autoComplete="email"
+        value={form.values.work_email}
+        onValue={(value) => form.set("work_email", value)}
+        error={form.errors.work_email}
+      />
+      <TextField
+        label={t("profile.work_phone")}
+        name="work_phone"
+        type="tel"
+        autoComplete="tel"
+        value={form.values.work_phone}
+        onValue={(value) => form.set("work_phone", value)}
+        error={form.errors.work_phone}
+      />
+      <TextField
+        label={t("profile.position")}
+        name="position"
+        value={form.values.position}
+        onValue={(value) => form.set("position", value)}
+        error={form.errors.position}
+      />
+      <TextField
+        label={t("profile.department")}
+        name="department"
+        value={form.values.department}
+        onValue={(value) => form.set("department", value)}
+        error={form.errors.department}
+      />
+      <div className="form-actions">
+        <button type="submit" className="button button--primary" disabled={form.submitting}>
+          {form.submitting ? t("common.wait") : t("common.save")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function EInvoiceEdit({ einvoice, onDone }: { einvoice: EInvoice; onDone: Done }) {
+  const { t } = useI18n();
+  const form = useForm({ email: einvoice.pending?.email ?? einvoice.email ?? "" }, async (values) => {
+    const email = values.email.trim();
+    const result = einvoice.consent ? await profileApi.changeEInvoiceEmail(email) : await profileApi.giveConsent(email);
+    onDone(result.pending ? t("profile.einvoice_link_sent", { email }) : t("common.saved"), (current) => ({
+      ...current,
+      einvoice: { ...current.einvoice, consent: result.consent, email: result.email, pending: result.pending },
+    }));
+  });
+  return (
+    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
+      <p>{einvoice.consent ? t("profile.einvoice_change_intro") : t("profile.einvoice_consent_intro")}</p>
+      <FormAlert message={form.formError} />
+      <TextField
+        label={t("profile.einvoice_email")}
+        name="email"
+        type="email"
+        autoComplete="email"
+        required
+        value={form.values.email}
+        onValue={(value) => form.set("email", value)}
+        error={form.errors.email}
+      />
+      <div className="form-actions">
+        <button type="submit" className="button button--primary" disabled={form.submitting}>
+          {form.submitting ? t("common.wait") : einvoice.consent ? t("common.save") : t("profile.einvoice_give_consent")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+type Window = "company" | "person" | "einvoice" | null;
+
+export function ProfilePage() {
+  const { t, lang } = useI18n();
+  const { me } = useSession();
+  const profile = useApi((signal) => profileApi.profile(signal), [me?.client.client_id]);
+  const [open, setOpen] = useState<Window>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  // The command's answer is the truth right away; the read model behind GET /me follows a moment later.
+  const done: Done = (message, update) => {
+    setOpen(null);
+    setNotice(message);
+    if (profile.data) profile.setData(update(profile.data));
+  };
+  return (
+    <>
+      <PageTitle>{t("profile.title")}</PageTitle>
+      {notice ? <Alert tone="success">{notice}</Alert> : null}
+      <Async state={profile}>
+        {(data) => {
+          const company = data.client;
+          const contact = company.contact;
+          const person = data.person;
+          const einvoice = data.einvoice;
+          const edit = (which: Window, label: string) =>
+            data.may_edit ? (
+              <button
+                type="button"
+                className="button button--secondary button--small"
+                aria-label={`${t("common.edit")}: ${label}`}
+                onClick={() => setOpen(which)}
+              >
+                {t("common.edit")}
+              </button>
+            ) : null;
+          return (
+            <>
+              <div className="grid">
+                <section className="card" aria-labelledby="profile-company">
+                  <div className="card__head">
+                    <h2 id="profile-company">{t("profile.company")}</h2>
+                    {edit("company", t("profile.company"))}
+                  </div>
+                  <dl className="facts">
+                    <dt>{t("profile.company_name")}</dt>
+                    <dd>{company.name ?? "—"}</dd>
+                    <dt>{t("profile.nip")}</dt>
+                    <dd>{company.nip ?? "—"}</dd>
+                    <dt>{t("profile.correspondence")}</dt>
+                    <dd>
+                      {addressLines(contact?.correspondence_address).length
+                        ? addressLines(contact?.correspondence_address).map((line) => <div key={line}>{line}</div>)
+                        : "—"}
+                    </dd>
+                    <dt>{t("profile.phone")}</dt>
+                    <dd>{contact?.phone ?? "—"}</dd>
+                    <dt>{t("profile.email")}</dt>
+                    <dd>{contact?.email ?? "—"}</dd>
+                  </dl>
+                </section>
+                <section className="card" aria-labelledby="profile-person">
+                  <div className="card__head">
+                    <h2 id="profile-person">{t("profile.person")}</h2>
+                    {edit("person", t("profile.person"))}
+                  </div>
+                  <dl className="facts">
+                    <dt>{t("profile.first_name")}</dt>
+                    <dd>{person.first_name ?? me?.first_name ?? "—"}</dd>
+                    <dt>{t("profile.last_name")}</dt>
+                    <dd>{person.last_name ?? me?.last_name ?? "—"}</dd>
+                    <dt>{t("profile.login_email")}</dt>
+                    <dd>{person.email ?? me?.email ?? "—"}</dd>
+                    <dt>{t("profile.sms_phone")}</dt>
+                    <dd>{person.phone ?? me?.phone ?? "—"}</dd>
+                    <dt>{t("profile.work_email")}</dt>
+                    <dd>{person.contact.work_email ?? "—"}</dd>
+                    <dt>{t("profile.work_phone")}</dt>
+                    <dd>{person.contact.work_phone ?? "—"}</dd>
+                    <dt>{t("profile.position")}</dt>
+                    <dd>{person.contact.position ?? "—"}</dd>
+                    <dt>{t("profile.department")}</dt>
+                    <dd>{person.contact.department ?? "—"}</dd>
+                  </dl>
+                  <p className="muted small">{person.login_contact.note[lang]}</p>
+                </section>
+                <section className="card" aria-labelledby="profile-einvoice">
+                  <div className="card__head">
+                    <h2 id="profile-einvoice">{t("profile.einvoice")}</h2>
+                    {edit("einvoice", t("profile.einvoice"))}
+                  </div>
+                  <p>{einvoice.consent ? t("profile.einvoice_active") : t("profile.einvoice_inactive")}</p>
+                  <dl className="facts">
+                    <dt>{t("profile.einvoice_email")}</dt>
+                    <dd data-testid="einvoice-email">{einvoice.email ?? "—"}</dd>
+                    {einvoice.consent_given?.at ? (
+                      <>
+                        <dt>{t("profile.einvoice_since")}</dt>
+                        <dd>
+                          <DateText value={einvoice.consent_given.at} />
+                        </dd>
+                      </>
+                    ) : null}
+                  </dl>
+                  {einvoice.pending ? (
+                    <Alert tone="info">{t("profile.einvoice_pending", { email: einvoice.pending.email })}</Alert>
+                  ) : null}
+                </section>
+              </div>
+              {data.may_edit ? null : <p className="muted">{t("profile.no_edit")}</p>}
+              <Dialog open={open === "company"} title={t("profile.edit_company")} onClose={() => setOpen(null)}>
+                <CompanyEdit profile={data} onDone={done} />
+              </Dialog>
+              <Dialog open={open === "person"} title={t("profile.edit_person")} onClose={() => setOpen(null)}>
+                <PersonEdit profile={data} onDone={done} />
+              </Dialog>
+              <Dialog open={open === "einvoice"} title={t("profile.edit_einvoice")} onClose={() => setOpen(null)}>
+                <EInvoiceEdit einvoice={einvoice} onDone={done} />
+              </Dialog>
+            </>
+          );
+        }}
+      </Async>
+    </>
+  );
+}
+
+const confirmations = new Map<string, ReturnType<typeof profileApi.confirmEInvoice>>();
+
+/** A link works once: the same token is never posted twice, however often the page renders. */
+function confirmOnce(token: string | null) {
+  if (!token) return Promise.reject(new Error("no token"));
+  let answer = confirmations.get(token);
+  if (!answer) {
+    answer = profileApi.confirmEInvoice(token);
+    confirmations.set(token, answer);
+  }
+  return answer;
+}
+
+/** The page of the e-mailed link confirming an e-invoice address; the token is in the URL fragment. */
+export function EInvoiceConfirmationPage() {
+  const { t } = useI18n();
+  const [token] = useState(() => new URLSearchParams(window.location.hash.replace(/^#/, "")).get("token"));
+  useEffect(() => {
+    if (window.location.hash) window.history.replaceState(window.history.state, "", window.location.pathname);
+  }, []);
+  const result = useApi(() => confirmOnce(token), [token]);
+  return (
+    <>
+      <PageTitle>{t("profile.einvoice_confirm_title")}</PageTitle>
+      {result.loading ? null : result.error ? (
+        <Alert tone="error">{t("profile.einvoice_confirm_failed")}</Alert>
+      ) : (
+        <Alert tone="success">{t("profile.einvoice_confirmed", { email: result.data?.email ?? "" })}</Alert>
+      )}
+    </>
+  );
+}
