@@ -17,6 +17,10 @@ from libs.events.envelope import RecordedEvent
 from libs.events.sqlite_store import SqliteEventStore, wait_for_signal
 
 
+class LogUnavailable(Exception):
+    """The event log cannot be reached (broker down, group rebalancing): retry later, lose nothing."""
+
+
 @dataclass(frozen=True)
 class LogBatch:
     events: list[RecordedEvent]

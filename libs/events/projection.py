@@ -19,7 +19,7 @@ import structlog
 
 from libs.events.docstore import Collection, Document, DocumentStore, Index, StoreUnavailable
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
-from libs.events.eventlog import LogBatch, LogConsumer
+from libs.events.eventlog import LogBatch, LogConsumer, LogUnavailable
 from libs.events.registry import EventRegistry
 
 log = structlog.get_logger(__name__)
@@ -27,6 +27,9 @@ log = structlog.get_logger(__name__)
 APPLIED = "_applied"
 DEAD_LETTERS = Collection("_dead_letters", (Index.on("consumer"),))
 STATUS = Collection("_consumers")
+
+DeadLetterSink = Callable[[str, Sequence[tuple[RecordedEvent, str]]], Awaitable[None]]
+"""Also told of every dead letter (consumer name, (event, reason) pairs), e.g. a dead-letter topic."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,15 @@ class ConsumerRunner:
         consumer: LogConsumer,
         store: DocumentStore,
         registry: EventRegistry,
+        *,
+        dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
         self.name = name
         self.handles = handles
         self.consumer = consumer
         self.store = store
         self.registry = registry
+        self.dead_letter_sink = dead_letter_sink
         self.status = ConsumerStatus(name)
         self._task: asyncio.Task[None] | None = None
 
@@ -170,6 +176,8 @@ class ConsumerRunner:
             for event, reason in failed
         ]
         await self.store.upsert_many(DEAD_LETTERS, docs)
+        if self.dead_letter_sink is not None:
+            await self.dead_letter_sink(self.name, failed)
         self.status.dead_letters += len(docs)
         self.status.last_error = failed[-1][1]
         for event, reason in failed:
@@ -182,7 +190,7 @@ class ConsumerRunner:
             while True:
                 try:
                     await self.run_once()
-                except StoreUnavailable as error:
+                except (StoreUnavailable, LogUnavailable) as error:  # the next batch starts at the checkpoint
                     self.status.last_error = str(error)
                     log.warning("consumer_waiting_for_store", consumer=self.name, error=str(error))
                     await asyncio.sleep(self.retry_delay)
@@ -209,9 +217,17 @@ class ConsumerRunner:
 
 class ProjectionRunner(ConsumerRunner):
     def __init__(
-        self, projection: Projection, consumer: LogConsumer, store: DocumentStore, registry: EventRegistry
+        self,
+        projection: Projection,
+        consumer: LogConsumer,
+        store: DocumentStore,
+        registry: EventRegistry,
+        *,
+        dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
-        super().__init__(projection.name, projection.handles, consumer, store, registry)
+        super().__init__(
+            projection.name, projection.handles, consumer, store, registry, dead_letter_sink=dead_letter_sink
+        )
         self.projection = projection
 
     async def handle(self, events: Sequence[tuple[RecordedEvent, DomainEvent]]) -> list[tuple[RecordedEvent, str]]:
@@ -251,8 +267,16 @@ class ProjectionRunner(ConsumerRunner):
 class ReactorRunner(ConsumerRunner):
     attempts = 3
 
-    def __init__(self, reactor: Reactor, consumer: LogConsumer, store: DocumentStore, registry: EventRegistry) -> None:
-        super().__init__(reactor.name, reactor.handles, consumer, store, registry)
+    def __init__(
+        self,
+        reactor: Reactor,
+        consumer: LogConsumer,
+        store: DocumentStore,
+        registry: EventRegistry,
+        *,
+        dead_letter_sink: DeadLetterSink | None = None,
+    ) -> None:
+        super().__init__(reactor.name, reactor.handles, consumer, store, registry, dead_letter_sink=dead_letter_sink)
         self.reactor = reactor
 
     async def handle(self, events: Sequence[tuple[RecordedEvent, DomainEvent]]) -> list[tuple[RecordedEvent, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -78,11 +79,12 @@ class SqliteEventStore:
         if not events:
             raise ValueError("nothing to append")
         async with self._write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+            try:  # BEGIN inside: a writer cancelled while BEGIN is queued must still roll back
+                await self.db.execute("BEGIN IMMEDIATE")
                 result = await self._append_locked(stream_id, events, expected_version)
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    await self.db.execute("ROLLBACK")
                 raise
             await self.db.execute("COMMIT")
         woken, self._appended = self._appended, asyncio.Event()

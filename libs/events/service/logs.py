@@ -19,6 +19,24 @@ def _add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+def _current_stderr_logger(*_: Any) -> structlog.WriteLogger:
+    # sys.stderr looked up at each use, not once: test runners and daemons swap it, and a logger
+    # holding on to a closed stream would fail every later log call.
+    return structlog.WriteLogger(sys.stderr)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The standard library's log lines, to whatever sys.stderr is when they are written."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: Any = (
@@ -36,7 +54,9 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        logger_factory=_current_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr, format="%(name)s %(message)s")
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logging.basicConfig(level=max(numeric_level, logging.WARNING), handlers=[handler])

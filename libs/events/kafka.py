@@ -1,0 +1,346 @@
+"""Kafka as the event log (aiokafka): topics per service, consumer groups, a dead-letter topic.
+
+Topics: `<namespace>.<service>.events` (namespace `leasing`), key = stream id so every stream stays in
+one partition and in order, value = the whole envelope as JSON (`RecordedEvent.to_json()`), headers in
+the CloudEvents Kafka binding style (`ce_*`) plus the W3C `traceparent`. Events get there through the
+relay of each service (relay.py). Retention is unlimited: the topics are the integration log that
+projections rebuild from.
+
+Consumers commit offsets only after their read-model writes; whatever was not committed is delivered
+again, also within one consumer (a failed batch is fetched again from the committed offsets). A relay
+may publish an event twice (crash between send and checkpoint): consumers are idempotent (the
+projections' per-document `_applied` guard; reactors derive their event ids from the cause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from pydantic import ValidationError
+
+from libs.events.envelope import RecordedEvent, utc_now
+from libs.events.eventlog import LogBatch, LogUnavailable
+
+log = structlog.get_logger(__name__)
+
+_MAX_ERROR_HEADER = 8192
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap: str
+    namespace: str = "leasing"
+    """Topic prefix: `<namespace>.<service>.events` and `<namespace>.deadletters`."""
+    partitions: int = 3
+    replication_factor: int = 1
+    """1 for the local single broker; 3 in production."""
+    client_id: str = "strefa-klienta"
+    request_timeout_ms: int = 30_000
+    """Bounds every request, and how long a produced message may wait for its acknowledgement."""
+    session_timeout_ms: int = 10_000
+    """How soon the group notices a consumer that died without leaving (then its partitions move)."""
+
+    def topic(self, service: str) -> str:
+        return f"{self.namespace}.{service}.events"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.namespace}.deadletters"
+
+
+@asynccontextmanager
+async def _available(what: str) -> AsyncIterator[None]:
+    """Kafka errors (broker down, coordinator moving, rebalance) become LogUnavailable: retry later."""
+    try:
+        yield
+    except (KafkaError, TimeoutError) as error:
+        raise LogUnavailable(f"Kafka unavailable during {what}: {error!r}") from error
+
+
+async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
+    """Creates the topics with the configured partitions and unlimited retention; existing ones are fine."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap, client_id=config.client_id, request_timeout_ms=config.request_timeout_ms
+    )
+    async with _available("topic creation"):
+        await admin.start()
+        try:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        name=topic,
+                        num_partitions=config.partitions,
+                        replication_factor=config.replication_factor,
+                        topic_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+                    )
+                    for topic in topics
+                ]
+            )
+        finally:
+            await admin.close()
+    for topic, code, *_ in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise for_code(code)(f"cannot create topic {topic!r}")
+
+
+def new_producer(config: KafkaConfig) -> AIOKafkaProducer:
+    """Idempotent, acks from every in-sync replica: a retried send is written once, in order."""
+    return AIOKafkaProducer(
+        bootstrap_servers=config.bootstrap,
+        client_id=config.client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=config.request_timeout_ms,
+    )
+
+
+def event_headers(event: RecordedEvent, service: str) -> list[tuple[str, bytes]]:
+    """CloudEvents attributes (Kafka binding, `ce_` prefix) and the W3C trace context of the envelope."""
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(event.event_id),
+        "ce_type": event.type,
+        "ce_source": f"/{service}",
+        "ce_subject": event.stream_id,
+        "ce_time": event.occurred_at.isoformat(),
+        "ce_schemaversion": str(event.version),
+        "ce_correlationid": str(event.correlation_id),
+        "content-type": "application/json",
+    }
+    for name in ("traceparent", "tracestate"):
+        if event.trace_context.get(name):
+            headers[name] = event.trace_context[name]
+    return [(name, value.encode()) for name, value in headers.items()]
+
+
+def encode_offsets(offsets: Mapping[int, int]) -> str:
+    """A checkpoint: partition -> next offset to read, as JSON."""
+    return json.dumps({str(partition): offset for partition, offset in sorted(offsets.items())})
+
+
+def decode_offsets(checkpoint: str) -> dict[int, int]:
+    return {int(partition): int(offset) for partition, offset in json.loads(checkpoint).items()}
+
+
+class KafkaEventLog:
+    def __init__(self, config: KafkaConfig) -> None:
+        self.config = config
+
+    def consumer(self, group: str, sources: Sequence[str]) -> KafkaLogConsumer:
+        return KafkaLogConsumer(self.config, group, sources)
+
+
+class KafkaLogConsumer:
+    """One member of a consumer group over the topics of `sources`; started on first use."""
+
+    def __init__(self, config: KafkaConfig, group: str, sources: Sequence[str]) -> None:
+        self.group = group
+        self._config = config
+        self._sources = {config.topic(source): source for source in sources}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+        self._uncommitted: dict[TopicPartition, tuple[int, int]] = {}
+        """Delivered but not committed: partition -> (first offset, next offset)."""
+
+    async def _started(self) -> AIOKafkaConsumer:
+        async with self._lock:
+            if self._consumer is None:
+                await ensure_topics(self._config, list(self._sources))
+                consumer = AIOKafkaConsumer(
+                    *self._sources,
+                    bootstrap_servers=self._config.bootstrap,
+                    client_id=self._config.client_id,
+                    group_id=self.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    request_timeout_ms=self._config.request_timeout_ms,
+                    session_timeout_ms=self._config.session_timeout_ms,
+                    heartbeat_interval_ms=max(1000, self._config.session_timeout_ms // 3),
+                )
+                async with _available(f"start of consumer {self.group}"):
+                    try:
+                        await consumer.start()  # joins the group and waits for its partitions
+                    except BaseException:
+                        await consumer.stop()
+                        raise
+                self._consumer = consumer
+            return self._consumer
+
+    async def next_batch(self, max_events: int, timeout: float) -> LogBatch:
+        consumer = await self._started()
+        async with _available(f"fetch of {self.group}"):
+            self._rewind(consumer)
+            fetched = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_events)
+        events: list[RecordedEvent] = []
+        positions: dict[str, dict[int, int]] = {}
+        delivered: dict[TopicPartition, tuple[int, int]] = {}
+        for tp, records in fetched.items():
+            if not records:
+                continue
+            delivered[tp] = (records[0].offset, records[-1].offset + 1)
+            positions.setdefault(self._sources[tp.topic], {})[tp.partition] = records[-1].offset + 1
+            events.extend(event for event in map(self._decode, records) if event is not None)
+        if delivered and not events:
+            # Only records no consumer can read (logged above): a runner does not commit empty batches,
+            # so they are committed here. Safe: after the rewind nothing before them is uncommitted.
+            async with _available(f"commit of {self.group}"):
+                await consumer.commit({tp: end for tp, (_, end) in delivered.items()})
+            return LogBatch([], {})
+        self._uncommitted.update(delivered)
+        return LogBatch(events, {source: encode_offsets(offsets) for source, offsets in positions.items()})
+
+    def _rewind(self, consumer: AIOKafkaConsumer) -> None:
+        """What was delivered and not committed is fetched again, as the port promises."""
+        assigned = consumer.assignment()
+        for tp, (first, _) in self._uncommitted.items():
+            if tp in assigned:
+                consumer.seek(tp, first)
+        self._uncommitted.clear()
+
+    def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
+        try:
+            return RecordedEvent.from_json(record.value)
+        except (ValueError, ValidationError) as error:
+            # Not an envelope at all: no consumer can apply it, and it cannot block the partition.
+            log.error(
+                "undecodable_record", group=self.group, topic=record.topic, partition=record.partition,
+                offset=record.offset, error=str(error),
+            )  # fmt: skip
+            return None
+
+    async def commit(self, batch: LogBatch) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for source, checkpoint in batch.checkpoints.items():
+            for partition, offset in decode_offsets(checkpoint).items():
+                offsets[TopicPartition(self._config.topic(source), partition)] = offset
+        if not offsets:
+            return
+        consumer = await self._started()
+        async with _available(f"commit of {self.group}"):
+            await consumer.commit(offsets)
+        for tp, offset in offsets.items():
+            first, end = self._uncommitted.get(tp, (offset, offset))
+            if offset >= end:
+                self._uncommitted.pop(tp, None)
+            else:
+                self._uncommitted[tp] = (max(first, offset), end)
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Every partition of the source topics (their metadata is tracked since the subscription)."""
+        return [
+            TopicPartition(topic, partition)
+            for topic in self._sources
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+
+    async def _committed(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int | None]:
+        return {tp: await consumer.committed(tp) for tp in await self._partitions(consumer)}
+
+    async def checkpoints(self) -> dict[str, str]:
+        consumer = await self._started()
+        async with _available(f"checkpoints of {self.group}"):
+            committed = await self._committed(consumer)
+        per_source: dict[str, dict[int, int]] = {source: {} for source in self._sources.values()}
+        for tp, offset in committed.items():
+            if offset is not None:
+                per_source[self._sources[tp.topic]][tp.partition] = offset
+        return {source: encode_offsets(offsets) for source, offsets in per_source.items()}
+
+    async def lag(self) -> dict[str, int]:
+        consumer = await self._started()
+        async with _available(f"lag of {self.group}"):
+            committed = await self._committed(consumer)
+            ends = await consumer.end_offsets(list(committed))
+            beginnings = await consumer.beginning_offsets(list(committed))
+        lag = {source: 0 for source in self._sources.values()}
+        for tp, offset in committed.items():
+            position = offset if offset is not None else beginnings[tp]
+            lag[self._sources[tp.topic]] += max(0, ends[tp] - position)
+        return lag
+
+    async def reset(self) -> None:
+        """Commits the beginning of every partition: the group reads everything again (projection rebuild).
+
+        Every partition must be assigned to this member: stop the group's other members first."""
+        consumer = await self._started()
+        async with _available(f"reset of {self.group}"):
+            partitions = await self._partitions(consumer)
+            missing = set(partitions) - consumer.assignment()
+            if missing:
+                raise LogUnavailable(
+                    f"cannot reset group {self.group!r}: partitions {sorted(map(str, missing))} belong to "
+                    "other members; stop them first"
+                )
+            beginnings = await consumer.beginning_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, beginnings[tp])
+            await consumer.commit(dict(beginnings))
+        self._uncommitted.clear()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._consumer is not None:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()  # leaves the group: its partitions move at once
+
+
+class KafkaDeadLetters:
+    """The runners' dead-letter sink in Kafka mode: each dead letter also goes to `<namespace>.deadletters`.
+
+    Value = the envelope JSON, key = the stream id, the event's CloudEvents headers plus `dlq_consumer`,
+    `dlq_error` (the reason) and `dlq_recorded_at`."""
+
+    def __init__(self, config: KafkaConfig) -> None:
+        self.config = config
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                await ensure_topics(self.config, [self.config.dead_letter_topic])
+                producer = new_producer(self.config)
+                async with _available("start of the dead-letter producer"):
+                    try:
+                        await producer.start()
+                    except BaseException:
+                        await producer.stop()
+                        raise
+                self._producer = producer
+            return self._producer
+
+    async def __call__(self, consumer: str, failed: Sequence[tuple[RecordedEvent, str]]) -> None:
+        producer = await self._started()
+        now = utc_now().isoformat()
+        async with _available("publishing dead letters"):
+            sent = [
+                await producer.send(
+                    self.config.dead_letter_topic,
+                    value=event.to_json(),
+                    key=event.stream_id.encode(),
+                    headers=[
+                        *event_headers(event, event.source),
+                        ("dlq_consumer", consumer.encode()),
+                        ("dlq_error", reason.encode()[:_MAX_ERROR_HEADER]),
+                        ("dlq_recorded_at", now.encode()),
+                    ],
+                )
+                for event, reason in failed
+            ]
+            await asyncio.gather(*sent)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._producer is not None:
+                producer, self._producer = self._producer, None
+                await producer.stop()

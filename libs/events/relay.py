@@ -1,0 +1,173 @@
+"""The relay of a service: follows its event store and publishes every event to Kafka, in order.
+
+One relay per service, single-active (two relays of one service would only publish duplicates, but
+they would race on the checkpoint file). It reads `read_all` after its checkpoint, sends each event to
+`<namespace>.<service>.events` (key = stream id, value = the envelope JSON, CloudEvents headers and
+traceparent: kafka.py) through an idempotent producer with acks=all, and advances the checkpoint only
+after Kafka has acknowledged the whole batch.
+
+Checkpoint: a small JSON file next to the event store (`<data_dir>/<service>/relay-checkpoint.json`),
+replaced atomically (write, fsync, rename). It works for any event store, also EventStoreDB (there it
+must live on a persistent volume of the single relay instance).
+
+A crash between the acknowledgement and the checkpoint write publishes the batch again after the
+restart: the topic then holds some events twice. Consumers deduplicate: a projection skips what a
+document already holds (per-stream `_applied` versions), reactors derive their event ids from the cause
+(`event_id` is in the value and the `ce_id` header). Order per stream is kept: the idempotent producer
+writes each partition in send order, and a republished batch starts again from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from libs.events import jsonutil
+from libs.events.docstore import StoreUnavailable
+from libs.events.envelope import RecordedEvent, utc_now
+from libs.events.eventlog import LogUnavailable
+from libs.events.kafka import KafkaConfig, ensure_topics, event_headers, new_producer
+from libs.events.sqlite_store import wait_for_signal
+from libs.events.store import EventStore
+
+log = structlog.get_logger(__name__)
+
+
+class FileCheckpoint:
+    """The last global position the relay has published, durable across crashes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> int | None:
+        if not self.path.exists():
+            return None
+        position = jsonutil.loads(self.path.read_bytes()).get("position")
+        return None if position is None else int(position)
+
+    async def save(self, position: int) -> None:
+        await asyncio.to_thread(self._write, position)
+
+    def _write(self, position: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        with temporary.open("wb") as file:
+            file.write(jsonutil.dumps({"position": position, "updated_at": utc_now().isoformat()}))
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(self.path)
+
+
+@dataclass
+class RelayStatus:
+    service: str
+    topic: str
+    checkpoint: int | None
+    head: int | None
+    lag: int
+    """Global positions not yet published: events on the SQLite store (dense positions), log bytes on
+    EventStoreDB (commit positions)."""
+    published: int
+
+
+class Relay:
+    batch_size = 500
+    idle_wait = 0.5
+    retry_delay = 1.0
+
+    def __init__(self, service: str, store: EventStore, config: KafkaConfig, checkpoint: FileCheckpoint) -> None:
+        self.service = service
+        self.store = store
+        self.config = config
+        self.topic = config.topic(service)
+        self.checkpoint = checkpoint
+        self.published = 0
+        self._position: int | None = checkpoint.load()
+        self._producer: AIOKafkaProducer | None = None
+
+    @classmethod
+    def next_to(cls, data_dir: Path, service: str, store: EventStore, config: KafkaConfig) -> Relay:
+        """The relay of a service whose event store lives in `data_dir` (the checkpoint goes beside it)."""
+        return cls(service, store, config, FileCheckpoint(data_dir / "relay-checkpoint.json"))
+
+    async def start(self) -> None:
+        """Creates the topic (idempotent) and connects; a clear error when the broker cannot be reached."""
+        if self._producer is not None:
+            return
+        await ensure_topics(self.config, [self.topic])
+        producer = new_producer(self.config)
+        try:
+            await producer.start()
+        except KafkaError as error:
+            await producer.stop()
+            raise LogUnavailable(f"relay {self.service}: cannot reach Kafka at {self.config.bootstrap}") from error
+        self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def publish_pending(self) -> int:
+        """Publishes everything after the checkpoint, batch by batch; returns how many events it sent."""
+        await self.start()
+        sent = 0
+        while True:
+            events = await self.store.read_all(after=self._position, limit=self.batch_size)
+            if not events:
+                return sent
+            await self._publish(events)
+            self._position = events[-1].global_position
+            await self.checkpoint.save(self._position)
+            sent += len(events)
+            self.published += len(events)
+
+    async def _publish(self, events: list[RecordedEvent]) -> None:
+        assert self._producer is not None
+        acknowledgements = [
+            await self._producer.send(
+                self.topic,
+                value=event.to_json(),
+                key=event.stream_id.encode(),
+                headers=event_headers(event, self.service),
+            )
+            for event in events
+        ]
+        await asyncio.gather(*acknowledgements)  # raises if any send failed: the checkpoint stays
+
+    async def run(self) -> None:
+        """Publishes forever; outages of Kafka or of the event store are waited out (unacknowledged
+        batches are sent again)."""
+        while True:
+            appended = self._append_signal()  # taken before reading, so no append is missed
+            try:
+                sent = await self.publish_pending()
+            except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
+                log.warning("relay_waiting", service=self.service, error=repr(error))
+                await self.stop()  # a fresh idempotent producer: no sequence state from the failed batch
+                await asyncio.sleep(self.retry_delay)
+                continue
+            if not sent:
+                if appended is None:
+                    await asyncio.sleep(self.idle_wait)
+                else:
+                    await wait_for_signal(appended, self.idle_wait)
+
+    def _append_signal(self) -> asyncio.Event | None:
+        """The SQLite store wakes its followers in-process; other stores are polled every `idle_wait`."""
+        signal = getattr(self.store, "append_signal", None)
+        return signal() if callable(signal) else None
+
+    async def status(self) -> RelayStatus:
+        head = await self.store.head_position()
+        lag = max(0, (head or 0) - (self._position or 0))
+        return RelayStatus(self.service, self.topic, self._position, head, lag, self.published)
+
+    async def lag(self) -> int:
+        return (await self.status()).lag
