@@ -1,0 +1,334 @@
+"""What tests/deploy reads from deploy/: the compose file, the Kubernetes manifests, the nginx
+config, and the checks shared by the tests (each check returns its findings, so a test can also show
+that it catches a bad manifest)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from libs.events.service.settings import ServiceSettings
+from services.billing.settings import BillingSettings
+from services.contracts.service import ContractsSettings
+from services.identity.settings import IdentitySettings
+from services.notifications.settings import NotificationsSettings
+from services.payments.settings import PaymentsSettings
+from services.profile.settings import ProfileSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+NGINX = DEPLOY / "nginx"
+COMPOSE = DEPLOY / "docker-compose.yml"
+SECRETS_EXAMPLE = DEPLOY / "secrets.example"
+
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "identity": IdentitySettings,
+    "contracts": ContractsSettings,
+    "billing": BillingSettings,
+    "payments": PaymentsSettings,
+    "notifications": NotificationsSettings,
+    "profile": ProfileSettings,
+}
+SERVICES = tuple(SETTINGS)
+
+INFRA_ENV = frozenset({"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI", "KAFKA_REPLICATION_FACTOR"})
+"""Process-level variables the cluster entry points are assumed to read (not settings fields yet);
+deploy/README.md lists them for the lead to wire."""
+
+
+def yaml_files() -> list[Path]:
+    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yml", ".yaml") and "local" not in p.parts)
+
+
+def load_all(path: Path) -> list[Any]:
+    with path.open(encoding="utf-8") as handle:
+        return [doc for doc in yaml.safe_load_all(handle) if doc is not None]
+
+
+@cache
+def compose() -> dict[str, Any]:
+    docs = load_all(COMPOSE)
+    assert len(docs) == 1
+    document: dict[str, Any] = docs[0]
+    return document
+
+
+@cache
+def k8s_docs() -> tuple[dict[str, Any], ...]:
+    return tuple(doc for path in sorted(K8S.glob("*.yaml")) for doc in load_all(path))
+
+
+def k8s_kind(kind: str) -> dict[str, dict[str, Any]]:
+    """The manifests of one kind by name (a name twice is an error)."""
+    found: dict[str, dict[str, Any]] = {}
+    for doc in k8s_docs():
+        if doc.get("kind") == kind:
+            name = doc["metadata"]["name"]
+            assert name not in found, f"two {kind}s named {name}"
+            found[name] = doc
+    return found
+
+
+# --- environment of a service's containers ------------------------------------------------------
+
+
+@dataclass
+class ContainerEnv:
+    """The variables a container gets: names, and the literal values known from the manifest."""
+
+    where: str
+    names: set[str] = field(default_factory=set)
+    values: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    """Referenced ConfigMaps, Secrets or env files that do not exist."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        assert sep, f"{path}: not NAME=value: {line!r}"
+        values[name.strip()] = value.strip()
+    return values
+
+
+_INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*))?\}$")
+
+
+def compose_value(value: str) -> str | None:
+    """A compose value with `${VAR:-default}` resolved to its default; None when it has none."""
+    match = _INTERPOLATION.match(value)
+    if match is None:
+        return None if "${" in value else value
+    return match.group("default")
+
+
+def compose_env(name: str) -> ContainerEnv:
+    service = compose()["services"][name]
+    env = ContainerEnv(where=f"docker-compose.yml services.{name}")
+    env_files = service.get("env_file", [])
+    for entry in [env_files] if isinstance(env_files, str) else env_files:
+        relative = Path(entry if isinstance(entry, str) else entry["path"])
+        # deploy/secrets/ is the operator's copy of deploy/secrets.example/ (gitignored)
+        example = SECRETS_EXAMPLE / relative.name
+        if relative.parts[:2] != ("secrets", relative.name) or not example.is_file():
+            env.missing.append(f"env_file {entry} (no {example.relative_to(ROOT)})")
+            continue
+        env.names.update(read_env_file(example))
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+    for key, value in environment.items():
+        env.names.add(key)
+        resolved = compose_value(str(value))
+        if resolved is not None:
+            env.values[key] = resolved
+    return env
+
+
+def k8s_container(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, f"{deployment['metadata']['name']}: one container expected"
+    container: dict[str, Any] = containers[0]
+    return container
+
+
+def k8s_env(name: str) -> ContainerEnv:
+    deployment = k8s_kind("Deployment")[name]
+    container = k8s_container(deployment)
+    env = ContainerEnv(where=f"k8s Deployment {name}")
+    config_maps = k8s_kind("ConfigMap")
+    secrets = k8s_kind("Secret")
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            ref = source["configMapRef"]["name"]
+            if ref not in config_maps:
+                env.missing.append(f"ConfigMap {ref}")
+                continue
+            data = config_maps[ref].get("data", {})
+            env.names.update(data)
+            env.values.update({key: str(value) for key, value in data.items()})
+        elif "secretRef" in source:
+            ref = source["secretRef"]["name"]
+            if ref not in secrets:
+                env.missing.append(f"Secret {ref}")
+                continue
+            secret = secrets[ref]
+            env.names.update(secret.get("stringData", {}))
+            env.names.update(secret.get("data", {}))
+        else:
+            env.missing.append(f"unknown envFrom {source}")
+    for item in container.get("env", []):
+        env.names.add(item["name"])
+        if "value" in item:
+            env.values[item["name"]] = str(item["value"])
+    return env
+
+
+def env_findings(service: str, env: ContainerEnv) -> list[str]:
+    """Every variable that is neither an assumed infrastructure variable nor a field of the service's
+    settings class under its prefix (another service's prefix included), and every missing source."""
+    settings = SETTINGS[service]
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    fields = set(settings.model_fields)
+    findings = [f"{env.where}: {missing} does not exist" for missing in env.missing]
+    for name in sorted(env.names):
+        if name in INFRA_ENV:
+            continue
+        if not name.startswith(prefix) or name.removeprefix(prefix).lower() not in fields:
+            findings.append(f"{env.where}: {name} is not a field of {settings.__name__} (prefix {prefix})")
+    return findings
+
+
+# --- inline secrets -----------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|SECOND_KEY|PEPPER|CREDENTIAL)")
+_SECRET_WORDS = frozenset({"password", "passwd", "secret", "token", "api_key", "apikey", "client_secret"})
+_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+_BLOB = re.compile(r"-----BEGIN |\b[0-9a-fA-F]{32,}\b|\b[A-Za-z0-9+/]{40,}={0,2}")
+
+
+def _secret_named(key: str) -> bool:
+    env_style = re.fullmatch(r"[A-Z][A-Z0-9_]*", key) is not None
+    if env_style and key.endswith(("_DIR", "_FILE", "_PATH")):
+        return False  # where secrets live (IDENTITY_SECRETS_DIR), not a secret
+    return (env_style and _SECRET_NAME.search(key) is not None) or key.lower() in _SECRET_WORDS
+
+
+def _reference(value: str) -> bool:
+    return value == "" or _INTERPOLATION.match(value) is not None
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(node, Mapping):
+        # a Kubernetes env entry {name: X, value: Y} is the pair X=Y
+        if isinstance(node.get("name"), str) and "value" in node:
+            yield f"{path}.{node['name']}", str(node["name"]), node["value"]
+        for key, value in node.items():
+            yield f"{path}.{key}", str(key), value
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def secret_findings(document: Any, where: str) -> list[str]:
+    """Inline secret values: a secret-named variable with a literal value, a Kubernetes Secret with a
+    non-empty value, credentials in a URL, a key or long hex/base64 blob anywhere."""
+    findings: list[str] = []
+    if isinstance(document, Mapping) and document.get("kind") == "Secret":
+        for section in ("data", "stringData"):
+            for key, value in (document.get(section) or {}).items():
+                if value not in ("", None):
+                    findings.append(f"{where}: Secret {document['metadata']['name']} {section}.{key} has a value")
+    for path, key, value in _walk(document, where):
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            text = str(value)
+            if _secret_named(key) and not _reference(text):
+                findings.append(f"{path}: secret-named {key} has an inline value")
+            if _USERINFO.search(text):
+                findings.append(f"{path}: credentials in a URL")
+            if _BLOB.search(text):
+                findings.append(f"{path}: looks like a key or token")
+    return findings
+
+
+# --- nginx --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    block: list[Directive] | None = None
+
+    def find(self, name: str) -> list[Directive]:
+        return [child for child in self.block or [] if child.name == name]
+
+
+_TOKEN = re.compile(r"""\s*(?:#[^\n]*|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};'"#]+))""")
+
+
+def parse_nginx(text: str) -> list[Directive]:
+    """A small parser of nginx's syntax: directives, quoted arguments, blocks, comments."""
+    stack: list[list[Directive]] = [[]]
+    words: list[str] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            if text[position:].strip():
+                raise ValueError(f"cannot parse nginx config at {text[position : position + 40]!r}")
+            break
+        position = match.end()
+        single, double, punct, word = match.groups()
+        if single is not None or double is not None:
+            words.append(single if single is not None else double)
+        elif word is not None:
+            words.append(word)
+        elif punct == ";":
+            if not words:
+                raise ValueError("empty directive")
+            stack[-1].append(Directive(words[0], words[1:]))
+            words = []
+        elif punct == "{":
+            if not words:
+                raise ValueError("block without a name")
+            directive = Directive(words[0], words[1:], [])
+            stack[-1].append(directive)
+            assert directive.block is not None
+            stack.append(directive.block)
+            words = []
+        elif punct == "}":
+            if words or len(stack) == 1:
+                raise ValueError("unbalanced '}' or directive without ';'")
+            stack.pop()
+    if words or len(stack) != 1:
+        raise ValueError("unterminated directive or block")
+    return stack[0]
+
+
+def walk_nginx(directives: list[Directive]) -> Iterator[Directive]:
+    for directive in directives:
+        yield directive
+        if directive.block is not None:
+            yield from walk_nginx(directive.block)
+
+
+TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def template_variables() -> set[str]:
+    return {
+        name
+        for template in (NGINX / "templates").glob("*.template")
+        for name in TEMPLATE_VARIABLE.findall(template.read_text(encoding="utf-8"))
+    }
+
+
+def render_templates(values: Mapping[str, str], into: Path) -> None:
+    """What the nginx image's envsubst step does: templates/X.template -> into/X."""
+    into.mkdir(parents=True, exist_ok=True)
+    for template in (NGINX / "templates").glob("*.template"):
+        text = TEMPLATE_VARIABLE.sub(lambda match: values[match.group(1)], template.read_text(encoding="utf-8"))
+        (into / template.stem).write_text(text, encoding="utf-8")
+
+
+def nginx_routes(directives: list[Directive]) -> dict[str, str]:
+    """location prefix -> proxy_pass target, over the whole config."""
+    return {
+        location.args[-1]: proxy.args[0]
+        for location in walk_nginx(directives)
+        if location.name == "location" and location.block is not None
+        for proxy in location.find("proxy_pass")
+    }

@@ -1,0 +1,317 @@
+"""deploy/: the compose file and the Kubernetes manifests parse, name every service and relay, set
+only variables the services' settings know, probe /healthz and /readyz, and hold no secret."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from libs.events.service.settings import ServiceSettings
+from tests.deploy.manifests import (
+    COMPOSE,
+    DEPLOY,
+    INFRA_ENV,
+    K8S,
+    ROOT,
+    SECRETS_EXAMPLE,
+    SERVICES,
+    SETTINGS,
+    ContainerEnv,
+    compose,
+    compose_env,
+    env_findings,
+    k8s_container,
+    k8s_docs,
+    k8s_env,
+    k8s_kind,
+    load_all,
+    read_env_file,
+    secret_findings,
+    yaml_files,
+)
+
+RELAYS = tuple(f"{service}-relay" for service in SERVICES)
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(DEPLOY))
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_the_expected_manifests_exist() -> None:
+    names = {_id(path) for path in yaml_files()}
+    expected = {"docker-compose.yml", "otel/collector.yaml", "k8s/kustomization.yaml", "k8s/secrets.template.yaml"}
+    expected |= {f"k8s/{service}.yaml" for service in SERVICES}
+    assert expected <= names
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=_id)
+def test_every_yaml_file_parses(path: Path) -> None:
+    docs = load_all(path)
+    assert docs, f"{path} is empty"
+    assert all(isinstance(doc, dict) for doc in docs)
+
+
+def test_every_k8s_document_has_kind_and_name() -> None:
+    for doc in k8s_docs():
+        if doc.get("kind") == "Kustomization":
+            continue
+        assert doc.get("apiVersion"), doc
+        assert doc["metadata"]["name"], doc
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_templates() -> None:
+    kustomization = load_all(K8S / "kustomization.yaml")[0]
+    listed = set(kustomization["resources"])
+    present = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present - {"secrets.template.yaml"}
+    assert all((K8S / name).is_file() for name in listed)
+
+
+def test_the_collector_config_is_the_same_in_compose_and_k8s() -> None:
+    config_map = k8s_kind("ConfigMap")["otel-collector"]
+    in_k8s = yaml.safe_load(config_map["data"]["collector.yaml"])
+    assert in_k8s == load_all(DEPLOY / "otel" / "collector.yaml")[0]
+    pipeline = in_k8s["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    assert any(name.startswith("otlp/jaeger") for name in pipeline["exporters"])
+
+
+# --- every service and relay, in compose and k8s ------------------------------------------------
+
+
+def test_compose_names_all_services_their_relays_and_the_infrastructure() -> None:
+    services = compose()["services"]
+    for service in SERVICES:
+        assert services[service]["command"][:3] == ["python", "-m", f"services.{service}"]
+        assert services[f"{service}-relay"]["command"] == ["python", "-m", "libs.events.relay", "--service", service]
+    for infra in ("kurrentdb", "kafka", "mongo", "gateway", "otel-collector", "jaeger"):
+        assert infra in services, infra
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["mongo"]["image"].startswith("mongo:7")
+    assert "--replSet" in services["mongo"]["command"]
+
+
+def test_compose_runs_each_relay_once() -> None:
+    for relay in RELAYS:
+        service = compose()["services"][relay]
+        assert service.get("deploy", {}).get("replicas", 1) == 1, relay
+        assert "ports" not in service
+        assert "healthcheck" not in service
+
+
+def test_k8s_has_a_deployment_service_and_hpa_per_api_and_a_single_active_relay() -> None:
+    deployments = k8s_kind("Deployment")
+    k8s_services = k8s_kind("Service")
+    hpas = k8s_kind("HorizontalPodAutoscaler")
+    for service in SERVICES:
+        api = deployments[service]
+        assert k8s_container(api)["args"][:3] == ["python", "-m", f"services.{service}"]
+        assert k8s_services[service]["spec"]["selector"] == api["spec"]["selector"]["matchLabels"]
+        target = hpas[service]["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) == ("Deployment", service)
+        assert hpas[service]["spec"]["minReplicas"] >= 2
+
+        relay = deployments[f"{service}-relay"]
+        assert k8s_container(relay)["args"] == ["python", "-m", "libs.events.relay", "--service", service]
+        assert relay["spec"]["replicas"] == 1
+        assert relay["spec"]["strategy"] == {"type": "Recreate"}
+    scaled = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas.values()}
+    assert not scaled & set(RELAYS), "a relay must never be autoscaled"
+
+
+def test_each_relay_keeps_its_checkpoint_on_its_own_persistent_volume() -> None:
+    claims = k8s_kind("PersistentVolumeClaim")
+    for service in SERVICES:
+        relay = k8s_kind("Deployment")[f"{service}-relay"]
+        volumes = {v["name"]: v for v in relay["spec"]["template"]["spec"]["volumes"]}
+        data_mount = next(m for m in k8s_container(relay)["volumeMounts"] if m["mountPath"] == "/data")
+        claim = volumes[data_mount["name"]]["persistentVolumeClaim"]["claimName"]
+        assert claims[claim]["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert k8s_env(f"{service}-relay").values[f"{service.upper()}_DATA_DIR"] == "/data"
+
+
+def test_every_k8s_pod_turns_service_links_off_and_has_resources() -> None:
+    """Service links would put IDENTITY_PORT=tcp://... and the like into every pod's environment."""
+    for name, deployment in k8s_kind("Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        assert spec.get("enableServiceLinks") is False, name
+        resources = k8s_container(deployment)["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]), name
+        assert {"cpu", "memory"} <= set(resources["limits"]), name
+
+
+# --- environment = settings fields --------------------------------------------------------------
+
+
+def _envs() -> list[tuple[str, ContainerEnv]]:
+    found: list[tuple[str, ContainerEnv]] = []
+    for service in SERVICES:
+        for name in (service, f"{service}-relay"):
+            found.append((service, compose_env(name)))
+            found.append((service, k8s_env(name)))
+    return found
+
+
+@pytest.mark.parametrize(("service", "env"), _envs(), ids=lambda value: getattr(value, "where", value))
+def test_every_variable_is_a_settings_field_of_that_service(service: str, env: ContainerEnv) -> None:
+    assert env.names, f"{env.where}: no environment at all"
+    assert env_findings(service, env) == []
+
+
+@pytest.mark.parametrize(("service", "env"), _envs(), ids=lambda value: getattr(value, "where", value))
+def test_the_literal_values_are_valid_settings(
+    service: str, env: ContainerEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.values.items():
+        monkeypatch.setenv(name, value)
+    settings = SETTINGS[service]()
+    prefix = service.upper() + "_"
+    for name, value in env.values.items():
+        if name.startswith(prefix) and value:
+            assert getattr(settings, name.removeprefix(prefix).lower()) is not None
+
+
+def test_every_service_reaches_the_servers_traces_and_keys() -> None:
+    for service in SERVICES:
+        prefix = service.upper()
+        for env in (compose_env(service), k8s_env(service)):
+            assert {"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI"} <= env.names, env.where
+            assert {f"{prefix}_DATA_DIR", f"{prefix}_BACKOFFICE_TOKEN_SHA256"} <= env.names, env.where
+            assert env.values[f"{prefix}_JWKS_LOCATION"].endswith("/.well-known/jwks.json"), env.where
+            assert env.values[f"{prefix}_OTLP_ENDPOINT"] == "http://otel-collector:4318", env.where
+            assert env.values[f"{prefix}_LOG_FORMAT"] == "json", env.where
+        relay = k8s_env(f"{service}-relay")
+        assert {"EVENTSTORE_URI", "KAFKA_BOOTSTRAP"} <= relay.names
+
+
+def test_the_env_check_catches_unknown_and_foreign_variables() -> None:
+    env = ContainerEnv(
+        where="bad", names={"CONTRACTS_DATA_DIR", "CONTRACTS_NO_SUCH_FIELD", "BILLING_ISSUER_NAME", "RANDOM"}
+    )
+    findings = env_findings("contracts", env)
+    assert len(findings) == 3
+    assert all(name in " ".join(findings) for name in ("CONTRACTS_NO_SUCH_FIELD", "BILLING_ISSUER_NAME", "RANDOM"))
+    env.missing.append("ConfigMap nowhere")
+    assert len(env_findings("contracts", env)) == 4
+
+
+def test_readme_names_every_variable_the_manifests_set() -> None:
+    """Each name literally, or in its generic form: `<NAME>_DATA_DIR` for a field every service has,
+    `<SERVICE>_UPSTREAM` for the gateway's upstreams."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    names = set(INFRA_ENV)
+    for _, env in _envs():
+        names |= env.names
+    for template_env in k8s_container(k8s_kind("Deployment")["gateway"])["env"]:
+        names.add(template_env["name"])
+    prefixes = tuple(f"{service.upper()}_" for service in SERVICES)
+    base_fields = set(ServiceSettings.model_fields)
+
+    def documented(name: str) -> bool:
+        if f"`{name}`" in readme:
+            return True
+        if name.endswith("_UPSTREAM"):
+            return "`<SERVICE>_UPSTREAM`" in readme
+        prefix = next((p for p in prefixes if name.startswith(p)), None)
+        field = name.removeprefix(prefix).lower() if prefix else ""
+        return prefix is not None and field in base_fields and f"`<NAME>_{field.upper()}`" in readme
+
+    assert sorted(name for name in names if not documented(name)) == []
+
+
+# --- probes -------------------------------------------------------------------------------------
+
+
+def test_k8s_api_probes_hit_healthz_and_readyz_on_the_service_port() -> None:
+    for service in SERVICES:
+        container = k8s_container(k8s_kind("Deployment")[service])
+        port_names = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            assert container[probe]["httpGet"]["port"] in port_names
+        assert "--port" in container["args"]
+        assert str(port_names["http"]) == container["args"][container["args"].index("--port") + 1]
+
+
+def test_compose_healthchecks_hit_readyz_and_the_gateway_waits_for_them() -> None:
+    services = compose()["services"]
+    for service in SERVICES:
+        check = " ".join(services[service]["healthcheck"]["test"])
+        assert "http://127.0.0.1:8000/readyz" in check
+        assert services["gateway"]["depends_on"][service] == {"condition": "service_healthy"}
+
+
+# --- no inline secret ---------------------------------------------------------------------------
+
+
+def _all_documents() -> list[tuple[str, Any]]:
+    documents: list[tuple[str, Any]] = [
+        (f"{_id(path)}#{index}", doc) for path in yaml_files() for index, doc in enumerate(load_all(path))
+    ]
+    for path in sorted(SECRETS_EXAMPLE.glob("*.env")):
+        documents.append((_id(path), read_env_file(path)))
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("where", "document"), _all_documents(), ids=lambda value: value if isinstance(value, str) else ""
+)
+def test_no_manifest_holds_an_inline_secret(where: str, document: Any) -> None:
+    assert secret_findings(document, where) == []
+
+
+def test_no_raw_text_holds_a_key_or_a_password_assignment() -> None:
+    """The parsed checks miss comments; the raw text must not have them either."""
+    for path in [*yaml_files(), *SECRETS_EXAMPLE.glob("*.env"), DEPLOY / "Dockerfile"]:
+        text = path.read_text(encoding="utf-8")
+        assert "-----BEGIN" not in text, path
+        assert not re.search(r"(?i)password[ \t]*[:=][ \t]*['\"]?[A-Za-z0-9!@#$%^&*]{6,}", text), path
+
+
+def test_the_secret_check_catches_inline_values() -> None:
+    bad_compose = {"services": {"x": {"environment": {"MONGO_INITDB_ROOT_PASSWORD": "hunter22", "OK": "1"}}}}
+    assert len(secret_findings(bad_compose, "compose")) == 1
+    bad_env = {"spec": {"containers": [{"env": [{"name": "PAYMENTS_PAYU_CLIENT_SECRET", "value": "s3cr3t"}]}]}}
+    assert secret_findings(bad_env, "k8s")
+    bad_secret = {"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"TOKEN": "abc"}}
+    assert secret_findings(bad_secret, "k8s")
+    assert secret_findings({"MONGO_URI": "mongodb://admin:pa55@mongo:27017/"}, "env")
+    assert secret_findings({"IDENTITY_BACKOFFICE_TOKEN_SHA256": "a" * 64}, "env")
+    assert secret_findings({"x": {"password": "letmein"}}, "any")
+    assert secret_findings({"X_SECRETS_DIR": "/run/secrets", "Y_SECRET": "/run/x"}, "dir") == [
+        "dir.Y_SECRET: secret-named Y_SECRET has an inline value"
+    ]
+    fine = {"secretName": "strefa-keys", "X_TOKEN": "", "Y_PASSWORD": "${Y_PASSWORD}", "MONGO_URI": "mongodb://m/"}
+    assert secret_findings(fine, "fine") == []
+
+
+def test_secrets_stay_out_of_the_repository() -> None:
+    compose_file = COMPOSE.read_text(encoding="utf-8")
+    assert "./secrets/" in compose_file
+    for service in SERVICES:
+        assert f"./secrets/{service}.env" in compose_file
+        assert (SECRETS_EXAMPLE / f"{service}.env").is_file()
+    kustomization = load_all(K8S / "kustomization.yaml")[0]
+    assert "secrets.template.yaml" not in kustomization["resources"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a checkout")
+def test_the_filled_in_secrets_are_gitignored() -> None:
+    git = shutil.which("git")
+    assert git is not None
+    for path in ("deploy/secrets/infra.env", "deploy/secrets/payments.env", "deploy/secrets/keys/identity-code-pepper"):
+        result = subprocess.run(  # noqa: S603
+            [git, "-C", str(ROOT), "check-ignore", "-q", path], capture_output=True, check=False, timeout=30
+        )
+        assert result.returncode == 0, f"{path} is not ignored by git"
