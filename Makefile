@@ -7,13 +7,15 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8010
 PYTEST_ARGS ?=
 
-.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status lock clean web web-test
+.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status cluster cluster-down cluster-status lock clean web web-test
 
 help:
 	@echo "make dev         run the portal with demo data on http://127.0.0.1:$(PORT) (SQLite under ./data)"
 	@echo "                 and the payment gateway sandbox on http://127.0.0.1:$(SANDBOX_PORT)"
 	@echo "make test        the whole suite: lint, types, unit, contract, API and cluster tests"
 	@echo "make infra-up    start Kafka and FerretDB under .infra/ (make infra-down stops them)"
+	@echo "make cluster     one process per service on Kafka + FerretDB behind nginx on http://127.0.0.1:$(PORT)"
+	@echo "                 (make cluster-down stops it, make cluster-status shows it)"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +78,15 @@ infra-down:
 
 infra-status:
 	deploy/local/infra.sh status
+
+cluster: install web
+	PORT=$(PORT) PYTHON=$(BIN)/python deploy/local/cluster.sh up
+
+cluster-down:
+	deploy/local/cluster.sh down
+
+cluster-status:
+	PORT=$(PORT) PYTHON=$(BIN)/python deploy/local/cluster.sh status
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -171,3 +171,9 @@ class Relay:
 
     async def lag(self) -> int:
         return (await self.status()).lag
+
+
+if __name__ == "__main__":  # `python -m libs.events.relay --service <name>` (libs/events/cluster.py)
+    from libs.events.cluster import relay_main
+
+    relay_main()

@@ -1,0 +1,7 @@
+"""`python -m services.contracts --port N`: this service alone, in cluster mode (libs/events/cluster.py)."""
+
+from libs.events.cluster import service_main
+from services.contracts.service import definition
+
+if __name__ == "__main__":
+    service_main(definition)

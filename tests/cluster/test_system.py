@@ -1,0 +1,242 @@
+"""The local cluster as a system: six service processes, their relays and nginx, on Kafka and FerretDB.
+
+Started from the test (subprocesses on free ports, own topic namespace, consumer groups and databases),
+stopped in `finally`. Through nginx: every service is healthy and ready; the back office registers a
+contract in contracts, and identity (another process, its own event store) provisions the contact
+person's account by reacting to ContractRegistered read from Kafka; contracts' read model in FerretDB
+lists the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from libs.events.cluster import SERVICE_NAMES, ClusterInfra, cluster_env, render_gateway
+from libs.events.docstore import StoreUnavailable
+from libs.events.mongo_docstore import MongoDocumentStore
+from tests.servers import KAFKA_SKIP, MONGO_SKIP, ROOT, delete_namespace, server_setting
+
+pytestmark = pytest.mark.cluster
+
+STARTUP_TIMEOUT = 90.0
+"""Bounds the start of all processes (six services, six relays, nginx) until every /readyz answers."""
+REACTION_TIMEOUT = 60.0
+"""Bounds how long a command in one service may take to show in another service's read model."""
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Cluster:
+    url: str
+    token: str
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def backoffice(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def dead(self) -> dict[str, int]:
+        return {name: code for name, process in self.processes.items() if (code := process.poll()) is not None}
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def explain(self) -> str:
+        return "\n".join(f"--- {name}.log\n{self.log_tail(name)}" for name in self.processes)
+
+
+def _spawn(cluster: Cluster, name: str, args: list[str], env: dict[str, str]) -> None:
+    handle: IO[bytes] = (cluster.logs / f"{name}.log").open("wb")
+    cluster.processes[name] = subprocess.Popen(  # noqa: S603 (our own entry points, fixed arguments)
+        args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    handle.close()
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+async def eventually(
+    cluster: Cluster, check: Callable[[], Awaitable[bool]], what: str, timeout: float = REACTION_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dead := cluster.dead():
+            raise AssertionError(f"processes ended while waiting for {what}: {dead}\n{cluster.explain()}")
+        with contextlib.suppress(httpx.TransportError):
+            if await check():
+                return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout} s\n{cluster.explain()}")
+
+
+@pytest.fixture
+def servers() -> tuple[str, str]:
+    bootstrap, mongo_uri = server_setting("KAFKA_BOOTSTRAP"), server_setting("MONGO_URI")
+    if bootstrap is None:
+        pytest.skip(KAFKA_SKIP)
+    if mongo_uri is None:
+        pytest.skip(MONGO_SKIP)
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx): the local cluster's gateway")
+    return bootstrap, mongo_uri
+
+
+@pytest.fixture
+async def cluster(servers: tuple[str, str], tmp_path: Path) -> AsyncIterator[Cluster]:
+    bootstrap, mongo_uri = servers
+    namespace = f"system{uuid4().hex[:10]}"
+    *service_ports, gateway_port = free_ports(len(SERVICE_NAMES) + 1)
+    ports = dict(zip(SERVICE_NAMES, service_ports, strict=True))
+    listen = f"127.0.0.1:{gateway_port}"
+    root = tmp_path / "cluster"
+    settings = cluster_env(
+        root, f"http://{listen}", kafka_bootstrap=bootstrap, mongo_uri=mongo_uri, namespace=namespace, ports=ports
+    )
+    env = {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
+    nginx_conf = render_gateway(root / "nginx", settings, listen)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    token = (root / "secrets" / "backoffice-token").read_text().strip()
+    cluster = Cluster(f"http://{listen}", token, logs)
+    infra = ClusterInfra.from_env(settings)
+    try:
+        # identity first: it makes the signing key and the JWKS file the others read
+        for name in SERVICE_NAMES:
+            _spawn(cluster, name, [sys.executable, "-m", f"services.{name}", "--port", str(ports[name])], env)
+            _spawn(cluster, f"{name}-relay", [sys.executable, "-m", "libs.events.relay", "--service", name], env)
+        assert NGINX is not None
+        nginx_args = [NGINX, "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"]
+        _spawn(cluster, "nginx", nginx_args, env)
+        async with httpx.AsyncClient(base_url=cluster.url, timeout=5.0) as http:
+
+            async def all_ready() -> bool:
+                for name in SERVICE_NAMES:
+                    if (await http.get(f"/api/{name}/readyz")).status_code != 200:
+                        return False
+                return True
+
+            await eventually(cluster, all_ready, "every service ready through nginx", STARTUP_TIMEOUT)
+        yield cluster
+    finally:
+        _stop(cluster.processes)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(delete_namespace(infra.kafka), 30)
+        for name in SERVICE_NAMES:
+            store = await MongoDocumentStore(mongo_uri, infra.database(name)).open()
+            with contextlib.suppress(StoreUnavailable):
+                await store.drop_database()
+            await store.close()
+
+
+def contract_body(number: str, email: str) -> dict[str, Any]:
+    return {
+        "contract_number": number,
+        "client": {"client_id": "CL-7001", "name": "Klaster Sp. z o.o.", "nip": "526-025-02-74"},
+        "contract_type": "operating",
+        "start_date": "2026-01-15",
+        "end_date": "2029-01-15",
+        "net_value": "99000.00",
+        "currency": "PLN",
+        "asset": {
+            "kind": "samochód osobowy",
+            "make": "Škoda",
+            "model": "Octavia",
+            "vin": "TMBJJ7NP5L7012345",
+            "registration_number": "WX7001A",
+            "year": 2025,
+        },
+        "contact_persons": [{"first_name": "Ewa", "last_name": "Kowalska", "email": email, "phone": "601 234 567"}],
+    }
+
+
+async def test_a_contract_registered_in_contracts_provisions_an_account_in_identity_through_kafka(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10.0) as http:
+        for name in SERVICE_NAMES:
+            health = await http.get(f"/api/{name}/healthz")
+            assert health.status_code == 200, (name, health.text)
+            assert health.json() == {"status": "ok", "service": name}
+            assert health.headers["x-content-type-options"] == "nosniff"  # nginx's security headers
+            ready = await http.get(f"/api/{name}/readyz")
+            assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok"}, (name, ready.text)
+
+        email = f"ewa.{uuid4().hex[:8]}@klaster.pl"
+        registered = await http.post(
+            "/api/contracts/backoffice/contracts",
+            json=contract_body("UL/2026/11/7001", email),
+            headers=cluster.backoffice,
+        )
+        assert registered.status_code == 201, registered.text
+        contract_id = registered.json()["contract_id"]
+
+        account: dict[str, Any] = {}
+
+        async def provisioned() -> bool:
+            found = await http.get(
+                "/api/identity/backoffice/accounts", params={"email": email}, headers=cluster.backoffice
+            )
+            if found.status_code == 200:
+                account.update(found.json())
+                return True
+            assert found.status_code == 404, found.text
+            return False
+
+        await eventually(cluster, provisioned, "identity's account for the contract's contact person")
+        assert account["email"] == email
+        assert "CL-7001" in {grant["client_id"] for grant in account["grants"]}
+
+        async def listed() -> bool:
+            found = await http.get(
+                "/api/contracts/backoffice/contracts", params={"client_id": "CL-7001"}, headers=cluster.backoffice
+            )
+            assert found.status_code == 200, found.text
+            return [doc["contract_id"] for doc in found.json()] == [contract_id]
+
+        await eventually(cluster, listed, "the contract in contracts' read model (FerretDB)")
+
+        unknown = await http.get("/api/nothing/healthz")
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert not cluster.dead(), cluster.explain()
