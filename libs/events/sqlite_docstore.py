@@ -160,8 +160,17 @@ class SqliteDocumentStore:
             )
 
     async def drop(self, collection: Collection) -> None:
-        async with self._write_lock:
-            await self.db.execute(f"DROP TABLE IF EXISTS {_table(collection)}")
+        # DROP TABLE fails with "database table is locked" while a read of this connection is
+        # between its execute and its fetch (readers do not take the write lock): try again shortly.
+        for attempt in range(50):
+            try:
+                async with self._write_lock:
+                    await self.db.execute(f"DROP TABLE IF EXISTS {_table(collection)}")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise
+                await asyncio.sleep(0.02)
         self._ensured.discard(collection.name)
 
     @staticmethod

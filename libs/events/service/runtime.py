@@ -14,12 +14,13 @@ from libs.events.access import access_projection
 from libs.events.aggregate import CommandHandler
 from libs.events.docstore import DocumentStore
 from libs.events.envelope import utc_now
-from libs.events.eventlog import EventLog
-from libs.events.projection import ConsumerRunner, Projection, ProjectionRunner, Reactor, ReactorRunner
+from libs.events.eventlog import EventLog, LogConsumer
+from libs.events.projection import ConsumerRunner, Projection, Reactor, ReactorRunner
 from libs.events.registry import EventRegistry
 from libs.events.service.settings import ServiceSettings
 from libs.events.store import EventStore
 from libs.events.tokens import JwksSource
+from libs.events.versions import VersionedProjectionRunner, group_name, versioned
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +56,8 @@ class ServiceRuntime:
         self.name = definition.name
         self.settings = settings
         self.events = events
-        self.documents = documents
+        self.documents = versioned(documents)
+        """Every read and write resolves a projection's logical collection to its active version."""
         self.event_log = event_log
         self.registry = registry
         self.commands = CommandHandler(events, registry)
@@ -67,18 +69,21 @@ class ServiceRuntime:
 
     def _build_runners(self) -> list[ConsumerRunner]:
         runners: list[ConsumerRunner] = [
-            ProjectionRunner(
-                projection,
-                self.event_log.consumer(f"{self.name}.{projection.name}", projection.sources),
-                self.documents,
-                self.registry,
-            )
+            VersionedProjectionRunner(projection, self._consumer_for(projection), self.documents, self.registry)
             for projection in self.projections
         ]
         for reactor in self.definition.reactors(self) if self.definition.reactors else ():
             consumer = self.event_log.consumer(f"{self.name}.{reactor.name}", reactor.sources)
             runners.append(ReactorRunner(reactor, consumer, self.documents, self.registry))
         return runners
+
+    def _consumer_for(self, projection: Projection) -> Callable[[int], LogConsumer]:
+        """The consumer of each version of a projection: each version has its own checkpoint."""
+
+        def consumer(version: int) -> LogConsumer:
+            return self.event_log.consumer(group_name(self.name, projection.name, version), projection.sources)
+
+        return consumer
 
     async def start(self, run_consumers: bool = True) -> None:
         for projection in self.projections:

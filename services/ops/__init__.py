@@ -1,0 +1,1 @@
+"""The ops CLI: `python -m services.ops --help` (projections status, rebuild and reset; dead letters)."""
