@@ -28,13 +28,13 @@ from services.identity.domain import (
     Person,
     VerifyCode,
     account,
-    account_id_for,
     code_expiry,
     decide,
     link_expiry,
     refuse_code,
     refuse_link,
 )
+from services.identity.emails import login_account
 from services.identity.inputs import CompleteIn, StartIn, VerifyIn
 from services.identity.passwords import check_policy
 
@@ -77,13 +77,13 @@ async def start(
 async def issue_code(
     runtime: ServiceRuntime, identity: Identity, email: str, now: datetime, context: EventContext
 ) -> None:
-    account_id = account_id_for(email)
+    account_id, _ = await login_account(runtime, email)
     code = generate_code()
     code_hash = identity.codes.hash(account_id, code)
     expires_at = code_expiry(now, identity.settings.activation_code_minutes)
     try:
         async with identity.locks.hold(account_id):
-            state, _ = await runtime.commands.load(account, account_id)
+            account_id, state = await login_account(runtime, email)
             person = state.person or NOBODY
             params = {"code": code, "valid_until": warsaw_iso(expires_at)}
             sms = identity.seal(
@@ -104,12 +104,12 @@ async def verify(body: VerifyIn, request: Request, runtime: Runtime, identity: I
     now = runtime.clock()
     identity.limits.verify_ip.hit(client_ip(request, identity), now)
     identity.limits.verify_email.hit(body.email, now)
-    account_id = account_id_for(body.email)
+    account_id, _ = await login_account(runtime, body.email)
     code_hash = identity.codes.hash(account_id, body.code)
     token = link_token(account_id)
     expires_at = link_expiry(now)
     async with identity.locks.hold(account_id):
-        state, _ = await runtime.commands.load(account, account_id)
+        _, state = await login_account(runtime, body.email)
         person = state.person or NOBODY
         link = f"{identity.settings.public_url.rstrip('/')}/aktywacja?token={token}"
         params = {"first_name": person.first_name, "link": link, "valid_until": warsaw_iso(expires_at)}

@@ -15,7 +15,8 @@ from libs.events.service.auth import BackOffice
 from libs.events.service.deps import Runtime, event_context
 from libs.events.service.runtime import ServiceRuntime
 from services.identity.context import identity_of
-from services.identity.domain import Person, Provision, SetPasswordForDemo, account, account_id_for
+from services.identity.domain import Person, Provision, SetPasswordForDemo, account
+from services.identity.emails import account_for_provisioning, login_account
 from services.identity.inputs import DemoActivateIn, Email, ProvisionIn
 from services.identity.passwords import check_policy
 from services.identity.projections import ACCOUNTS, GRANTS
@@ -35,7 +36,8 @@ async def provision(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
     """Provisions a person for a client (all scopes unless given); the person then activates."""
-    account_id = account_id_for(body.email)
+    context = event_context(request, actor=actor, client_id=body.client_id)
+    account_id = await account_for_provisioning(runtime, body.email, context)
     command = Provision(
         account_id=account_id,
         person=Person(body.first_name, body.last_name, body.email, body.phone),
@@ -45,7 +47,6 @@ async def provision(
         contract_ids=tuple(body.contract_ids) if body.contract_ids is not None else None,
         source="backoffice",
     )
-    context = event_context(request, actor=actor, client_id=body.client_id)
     async with identity_of(runtime).locks.hold(account_id):
         decision = await runtime.commands.handle(account, account_id, command, context, idempotency_key=idempotency_key)
     return {"account_id": account_id, "status": decision.state.status, "client_id": body.client_id}
@@ -65,7 +66,7 @@ async def find_account(email: Annotated[Email, Query()], runtime: Runtime, _: Ba
 async def activate_for_demo(runtime: ServiceRuntime, email: str, password: str, actor: str) -> str:
     """Activates a provisioned account with the given password (demo seeding only); its account id."""
     identity = identity_of(runtime)
-    account_id = account_id_for(email)
+    account_id, _ = await login_account(runtime, email)
     password_hash = await identity.passwords.hash(check_policy(password, email))
     async with identity.locks.hold(account_id):
         state, _ = await runtime.commands.load(account, account_id)

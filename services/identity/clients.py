@@ -27,9 +27,9 @@ from services.identity.domain import (
     Person,
     SwitchClient,
     account,
-    account_id_for,
     session,
 )
+from services.identity.emails import account_for_provisioning
 from services.identity.inputs import ContextIn, SubAccountIn, SubAccountPatch
 from services.identity.projections import ACCOUNTS, CLIENTS, GRANTS
 from services.identity.sessions import TokenOut, token_answer
@@ -114,7 +114,10 @@ async def create_subaccount(
     grant = creator.grant(principal.client_id)
     if grant is None or creator.person is None:
         raise Unauthenticated("access_revoked", "access to this client was withdrawn")
-    account_id = account_id_for(body.email)
+    contract_ids = tuple(body.contract_ids) if body.contract_ids is not None else None
+    _manager(principal).may_grant(body.scopes, contract_ids)  # refused before the address is reserved
+    context = event_context(request, actor=principal.actor, client_id=principal.client_id)
+    account_id = await account_for_provisioning(runtime, body.email, context)
     params = {
         "first_name": body.first_name,
         "client_name": grant.client_name,
@@ -134,7 +137,6 @@ async def create_subaccount(
         manager=_manager(principal),
         invitation=invitation,
     )
-    context = event_context(request, actor=principal.actor, client_id=principal.client_id)
     async with identity.locks.hold(account_id):
         await runtime.commands.handle(account, account_id, command, context)
     log.info("subaccount_created", account_id=account_id, client_id=principal.client_id)

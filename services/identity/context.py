@@ -48,6 +48,7 @@ class Limits:
         self.complete_ip = rate("complete-ip", settings.activation_complete_per_ip)
         self.login_ip = rate("login-ip", settings.login_per_ip)
         self.refresh_ip = rate("refresh-ip", settings.refresh_per_ip)
+        self.contact_ip = rate("contact-ip", settings.login_per_ip)
         self.login_email = FailureBackoff("login-email", backoff)
         ip_backoff = Backoff(settings.ip_free_failures, backoff.base_seconds, backoff.cap_seconds)
         self.login_address = FailureBackoff("login-ip", ip_backoff, forget_seconds=24 * 3600)

@@ -44,8 +44,8 @@ def load_or_create_pepper(path: Path) -> bytes:
 class CodeHasher:
     pepper: bytes
 
-    def hash(self, account_id: str, code: str) -> str:
-        message = f"activation-code\0{account_id}\0{code}".encode()
+    def hash(self, account_id: str, code: str, purpose: str = "activation-code") -> str:
+        message = f"{purpose}\0{account_id}\0{code}".encode()
         return "hmac-sha256:" + hmac.new(self.pepper, message, hashlib.sha256).hexdigest()
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 from uuid import NAMESPACE_URL, uuid5
 
 from libs.events import Aggregate, Conflict, DomainError, DomainEvent, Forbidden, NotFound
-from libs.events.errors import TooManyRequests, Unauthenticated
+from libs.events.errors import Invalid, TooManyRequests, Unauthenticated
 from libs.events.schemas.identity import (
     AccountActivated,
     AccountDeactivated,
@@ -33,8 +33,16 @@ from libs.events.schemas.identity import (
     ClientAccessChanged,
     ClientAccessGranted,
     ClientAccessRevoked,
+    ContactChangeNoticeIssued,
+    LoginEmailChanged,
+    LoginEmailChangeRequested,
+    LoginEmailReleased,
+    LoginEmailReserved,
     LoginFailed,
     PasswordChanged,
+    PhoneChangeCodeRejected,
+    PhoneChanged,
+    PhoneChangeRequested,
     SessionClientSwitched,
     SessionRefreshed,
     SessionRevoked,
@@ -52,10 +60,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def account_id_for(email: str) -> str:
+def account_id_for(email: str, generation: int = 0) -> str:
     """The account of an address: derived from it, so provisioning the same address twice, from two
-    contracts at once, lands on one stream (and the stream is found without a read model)."""
-    return str(uuid5(NAMESPACE_URL, f"urn:strefa:account:{normalize_email(email)}"))
+    contracts at once, lands on one stream (and the stream is found without a read model).
+
+    `generation` > 0: an address released by an account that moved to another login e-mail and then
+    provisioned again names a new account (see `login_email`)."""
+    suffix = f"#{generation}" if generation else ""
+    return str(uuid5(NAMESPACE_URL, f"urn:strefa:account:{normalize_email(email)}{suffix}"))
 
 
 def code_expiry(now: datetime, lifetime_minutes: int | None) -> datetime:
@@ -134,6 +146,28 @@ class Link:
 
 
 @dataclass(frozen=True)
+class PendingEmail:
+    """A requested login e-mail change: the hash of its link's token."""
+
+    new_email: str
+    hash: str
+    expires_at: datetime
+    keep_session: str
+    spent: bool = False
+
+
+@dataclass(frozen=True)
+class PendingPhone:
+    """A requested phone change: the HMAC of its SMS code."""
+
+    new_phone: str
+    hash: str
+    expires_at: datetime
+    failed: int = 0
+    spent: bool = False
+
+
+@dataclass(frozen=True)
 class SessionOrigin:
     """A session as its account knows it: started (with the first refresh token) and maybe revoked."""
 
@@ -170,6 +204,9 @@ class Account:
     failed_logins: int = 0
     locked_until: datetime | None = None
     sessions: Mapping[str, SessionOrigin] = field(default_factory=dict)
+    pending_email: PendingEmail | None = None
+    pending_phone: PendingPhone | None = None
+    phone_code_days: tuple[date, ...] = ()
 
     @property
     def status(self) -> Literal["none", "provisioned", "active", "deactivated"]:
@@ -308,6 +345,51 @@ class RevokeSessions:
     reason: str
 
 
+@dataclass(frozen=True)
+class RequestEmailChange:
+    """`taken`: the address is another account's login e-mail: the same answer, nothing recorded."""
+
+    now: datetime
+    current_ok: bool
+    session_id: str
+    new_email: str
+    taken: bool
+    token_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    notice: SealedMessage
+    backoff: Backoff
+
+
+@dataclass(frozen=True)
+class ConfirmEmailChange:
+    """`reserved`: the new address's reservation stream names this account (checked by the handler)."""
+
+    now: datetime
+    token_hash: str
+    reserved: bool
+
+
+@dataclass(frozen=True)
+class RequestPhoneChange:
+    now: datetime
+    current_ok: bool
+    new_phone: str
+    code_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    notice: SealedMessage
+    max_per_day: int
+    backoff: Backoff
+
+
+@dataclass(frozen=True)
+class ConfirmPhoneChange:
+    now: datetime
+    code_hash: str
+    session_id: str
+
+
 AccountCommand = (
     Provision
     | CreateSubAccount
@@ -320,6 +402,10 @@ AccountCommand = (
     | Login
     | ChangePassword
     | RevokeSessions
+    | RequestEmailChange
+    | ConfirmEmailChange
+    | RequestPhoneChange
+    | ConfirmPhoneChange
 )
 
 INVALID_CREDENTIALS = ("invalid_credentials", "wrong e-mail or password")
@@ -327,6 +413,22 @@ INVALID_CREDENTIALS = ("invalid_credentials", "wrong e-mail or password")
 
 def refuse_code() -> ActivationRefused:
     return ActivationRefused("activation_code_invalid", "the code is wrong, expired or no longer valid")
+
+
+class ContactChangeRefused(DomainError):
+    """One answer for a wrong, expired, used, replaced or dead link or code, or a taken address."""
+
+    status = 400
+
+
+def refuse_contact_link() -> ContactChangeRefused:
+    return ContactChangeRefused(
+        "contact_change_link_invalid", "the link is wrong, expired, replaced or was already used"
+    )
+
+
+def refuse_contact_code() -> ContactChangeRefused:
+    return ContactChangeRefused("contact_change_code_invalid", "the code is wrong, expired or no longer valid")
 
 
 def refuse_link() -> ActivationRefused:
@@ -375,6 +477,8 @@ def decide(state: Account, command: AccountCommand) -> Sequence[DomainEvent]:
             return _login(state, command)
         case ChangePassword():
             return _change_password(state, command)
+        case RequestEmailChange() | RequestPhoneChange() | ConfirmEmailChange() | ConfirmPhoneChange():
+            return _contact_change(state, command)
         case RevokeSessions():
             return [
                 SessionRevoked(session_id=sid, account_id=_id(state), reason=command.reason)
@@ -588,6 +692,105 @@ def _change_password(state: Account, command: ChangePassword) -> list[DomainEven
     return events
 
 
+def _password_checked(state: Account, now: datetime, current_ok: bool, backoff: Backoff) -> list[DomainEvent] | None:
+    """None when the current password is right; else the LoginFailed to record (throttled like login)."""
+    if state.status != "active":
+        raise Unauthenticated("account_deactivated", "the account is not active")
+    refusal = throttled(state, now)
+    if refusal is not None:
+        raise refusal
+    if current_ok:
+        return None
+    failures = state.failed_logins + 1
+    return [
+        LoginFailed(account_id=_id(state), failed_attempts=failures, locked_until=backoff.locked_until(failures, now))
+    ]
+
+
+def _contact_change(
+    state: Account, command: RequestEmailChange | RequestPhoneChange | ConfirmEmailChange | ConfirmPhoneChange
+) -> list[DomainEvent]:
+    account_id = _id(state)
+    person = state.person
+    assert person is not None
+    match command:
+        case RequestEmailChange():
+            failed = _password_checked(state, command.now, command.current_ok, command.backoff)
+            if failed is not None:
+                return failed
+            if normalize_email(command.new_email) == normalize_email(person.email):
+                raise Invalid("email_unchanged", "this is already your login e-mail", field="new_email")
+            if command.taken:
+                return []
+            return [
+                LoginEmailChangeRequested(
+                    account_id=account_id,
+                    new_email=normalize_email(command.new_email),
+                    token_hash=command.token_hash,
+                    expires_at=command.expires_at,
+                    requested_in_session=command.session_id,
+                    notification=command.notification,
+                ),
+                ContactChangeNoticeIssued(account_id=account_id, change="login_email", notification=command.notice),
+            ]
+        case ConfirmEmailChange():
+            pending = state.pending_email
+            if state.status != "active" or pending is None or pending.spent:
+                raise refuse_contact_link()
+            if not _same(command.token_hash, pending.hash) or command.now >= pending.expires_at:
+                raise refuse_contact_link()
+            if not command.reserved:
+                raise refuse_contact_link()
+            events: list[DomainEvent] = [
+                LoginEmailChanged(account_id=account_id, old_email=person.email, new_email=pending.new_email)
+            ]
+            events.extend(
+                SessionRevoked(session_id=sid, account_id=account_id, reason="login_email_changed")
+                for sid in state.live_sessions(command.now)
+                if sid != pending.keep_session
+            )
+            return events
+        case RequestPhoneChange():
+            failed = _password_checked(state, command.now, command.current_ok, command.backoff)
+            if failed is not None:
+                return failed
+            if command.new_phone == person.phone:
+                raise Invalid("phone_unchanged", "this is already your phone number", field="new_phone")
+            today = warsaw_date(command.now)
+            if sum(1 for day in state.phone_code_days if day == today) >= command.max_per_day:
+                raise TooManyRequests(
+                    "too_many_codes",
+                    "too many codes today; try tomorrow",
+                    retry_after(midnight_after(command.now), command.now),
+                )
+            return [
+                PhoneChangeRequested(
+                    account_id=account_id,
+                    new_phone=command.new_phone,
+                    code_hash=command.code_hash,
+                    expires_at=command.expires_at,
+                    notification=command.notification,
+                ),
+                ContactChangeNoticeIssued(account_id=account_id, change="phone", notification=command.notice),
+            ]
+        case ConfirmPhoneChange():
+            code = state.pending_phone
+            if state.status != "active" or code is None or code.spent or code.failed >= MAX_CODE_FAILURES:
+                raise refuse_contact_code()
+            if command.now >= code.expires_at:
+                raise refuse_contact_code()
+            if not _same(command.code_hash, code.hash):
+                return [PhoneChangeCodeRejected(account_id=account_id, failed_attempts=code.failed + 1)]
+            events = [PhoneChanged(account_id=account_id, old_phone=person.phone, new_phone=code.new_phone)]
+            events.extend(
+                SessionRevoked(session_id=sid, account_id=account_id, reason="phone_changed")
+                for sid in state.live_sessions(command.now)
+                if sid != command.session_id
+            )
+            return events
+    raise TypeError(f"unknown command {command!r}")
+
+
 # ------------------------------------------------------------------------------------- account evolve
 
 
@@ -612,6 +815,23 @@ def evolve(state: Account, event: DomainEvent) -> Account:
             return replace(state, deactivated=True)
         case AccountReactivated():
             return replace(state, deactivated=False)
+        case LoginEmailChangeRequested():
+            requested = PendingEmail(
+                str(event.new_email), event.token_hash, event.expires_at, event.requested_in_session
+            )
+            return replace(state, pending_email=requested)
+        case LoginEmailChanged() if state.person is not None:
+            pending = replace(state.pending_email, spent=True) if state.pending_email is not None else None
+            return replace(state, person=replace(state.person, email=str(event.new_email)), pending_email=pending)
+        case PhoneChangeRequested():
+            day = warsaw_date(event.expires_at - timedelta(microseconds=1))
+            pending_phone = PendingPhone(event.new_phone, event.code_hash, event.expires_at)
+            return replace(state, pending_phone=pending_phone, phone_code_days=(*state.phone_code_days, day))
+        case PhoneChangeCodeRejected() if state.pending_phone is not None:
+            return replace(state, pending_phone=replace(state.pending_phone, failed=event.failed_attempts))
+        case PhoneChanged() if state.person is not None:
+            spent = replace(state.pending_phone, spent=True) if state.pending_phone is not None else None
+            return replace(state, person=replace(state.person, phone=event.new_phone), pending_phone=spent)
         case _:
             return _evolve_credentials(state, event)
 
@@ -658,6 +878,75 @@ def _evolve_credentials(state: Account, event: DomainEvent) -> Account:
 
 
 account = Aggregate[Account, AccountCommand](category="identity-account", initial=Account, decide=decide, evolve=evolve)
+
+
+# --------------------------------------------------------------------------- login e-mail reservation
+
+
+@dataclass(frozen=True)
+class LoginEmail:
+    """`identity-login-email-<account_id_for(address)>`: who logs in with an address.
+
+    No event: the address's own account (`account_id_for(address)`), if it exists, as before this
+    stream existed. Otherwise `holder` (None once released), `generation` counts the releases so a
+    later provisioning of the address names a fresh account."""
+
+    recorded: bool = False
+    holder: str | None = None
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class ReserveLoginEmail:
+    email: str
+    account_id: str
+    natural_holder: str | None
+    """With no event yet: the existing account derived from the address whose login e-mail it still is."""
+
+
+@dataclass(frozen=True)
+class ReleaseLoginEmail:
+    email: str
+    account_id: str
+
+
+LoginEmailCommand = ReserveLoginEmail | ReleaseLoginEmail
+
+
+class LoginEmailTaken(DomainError):
+    status = 409
+
+
+def decide_login_email(state: LoginEmail, command: LoginEmailCommand) -> Sequence[DomainEvent]:
+    email = normalize_email(command.email)
+    match command:
+        case ReserveLoginEmail():
+            holder = state.holder if state.recorded else command.natural_holder
+            if state.recorded and holder == command.account_id:
+                return []
+            if holder is not None and holder != command.account_id:
+                raise LoginEmailTaken("email_taken", "another account logs in with this address")
+            return [LoginEmailReserved(email=email, account_id=command.account_id)]
+        case ReleaseLoginEmail():
+            holder = state.holder if state.recorded else account_id_for(email)
+            if holder != command.account_id:
+                return []
+            return [LoginEmailReleased(email=email, account_id=command.account_id)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_login_email(state: LoginEmail, event: DomainEvent) -> LoginEmail:
+    match event:
+        case LoginEmailReserved():
+            return replace(state, recorded=True, holder=event.account_id)
+        case LoginEmailReleased() if state.holder in (None, event.account_id):
+            return replace(state, recorded=True, holder=None, generation=state.generation + 1)
+    return state
+
+
+login_email = Aggregate[LoginEmail, LoginEmailCommand](
+    category="identity-login-email", initial=LoginEmail, decide=decide_login_email, evolve=evolve_login_email
+)
 
 
 # ------------------------------------------------------------------------------------ session aggregate

@@ -104,3 +104,21 @@ class ProvisionIn(Input):
 class DemoActivateIn(Input):
     email: Email
     password: Secret
+
+
+class EmailChangeIn(Input):
+    new_email: Email
+    current_password: Secret
+
+
+class PhoneChangeIn(Input):
+    new_phone: Phone
+    current_password: Secret
+
+
+class EmailConfirmIn(Input):
+    token: Token
+
+
+class PhoneConfirmIn(Input):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]

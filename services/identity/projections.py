@@ -12,6 +12,8 @@ from libs.events.schemas.identity import (
     ClientAccessChanged,
     ClientAccessGranted,
     ClientAccessRevoked,
+    LoginEmailChanged,
+    PhoneChanged,
     SessionClientSwitched,
     SessionRefreshed,
     SessionRevoked,
@@ -51,6 +53,10 @@ def _fold_account(doc: Document | None, event: DomainEvent, recorded: RecordedEv
             return {**base, "status": "deactivated", "deactivated_at": at}
         case AccountReactivated():
             return {**base, "status": "active" if base.get("activated_at") else "provisioned", "deactivated_at": None}
+        case LoginEmailChanged():
+            return {**base, "email": str(event.new_email), "email_changed_at": at}
+        case PhoneChanged():
+            return {**base, "phone": event.new_phone, "phone_changed_at": at}
     return base
 
 
@@ -58,7 +64,9 @@ accounts = Projection(
     name="accounts",
     collection=ACCOUNTS,
     sources=("identity",),
-    handles=_types(AccountProvisioned, AccountActivated, AccountDeactivated, AccountReactivated),
+    handles=_types(
+        AccountProvisioned, AccountActivated, AccountDeactivated, AccountReactivated, LoginEmailChanged, PhoneChanged
+    ),
     keys=lambda event, _: [getattr(event, "account_id", "")],
     fold=_fold_account,
 )

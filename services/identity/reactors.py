@@ -15,7 +15,8 @@ from libs.events.access import ALL_SCOPES
 from libs.events.schemas.contracts import ContractRegistered
 from libs.events.service.runtime import ServiceRuntime
 from services.identity.context import identity_of
-from services.identity.domain import Person, Provision, account, account_id_for
+from services.identity.domain import Person, Provision, account
+from services.identity.emails import account_for_provisioning
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +28,7 @@ def provisioning(runtime: ServiceRuntime) -> Reactor:
         locks = identity_of(runtime).locks
         context = recorded.context().model_copy(update={"client_id": event.client.client_id})
         for index, contact in enumerate(event.contact_persons):
-            account_id = account_id_for(contact.email)
+            account_id = await account_for_provisioning(runtime, str(contact.email), context)
             command = Provision(
                 account_id=account_id,
                 person=Person(contact.first_name, contact.last_name, str(contact.email), contact.phone),

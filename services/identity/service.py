@@ -6,6 +6,7 @@ from libs.events.service.runtime import ServiceDefinition
 from services.identity.activation import router as activation
 from services.identity.backoffice import backoffice, dev
 from services.identity.clients import router as clients
+from services.identity.contact import router as contact
 from services.identity.context import on_start
 from services.identity.projections import PROJECTIONS
 from services.identity.reactors import reactors
@@ -17,7 +18,7 @@ __all__ = ["IdentitySettings", "definition"]
 definition = ServiceDefinition(
     name="identity",
     title="Strefa Klienta: identity",
-    routers=[activation, sessions, clients, backoffice],
+    routers=[activation, sessions, clients, contact, backoffice],
     dev_routers=[dev],
     projections=PROJECTIONS,
     reactors=reactors,

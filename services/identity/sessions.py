@@ -37,10 +37,10 @@ from services.identity.domain import (
     RevokeSessions,
     SessionOrigin,
     account,
-    account_id_for,
     session,
     throttled,
 )
+from services.identity.emails import login_account
 from services.identity.inputs import LoginIn, PasswordIn, RefreshIn
 from services.identity.passwords import check_policy
 from services.identity.projections import SESSIONS
@@ -99,8 +99,7 @@ async def login(
     limits.login_ip.hit(ip, now)
     limits.login_email.check(body.email, now)
     limits.login_address.check(ip, now)
-    account_id = account_id_for(body.email)
-    state, _ = await runtime.commands.load(account, account_id)
+    account_id, state = await login_account(runtime, body.email)
     refusal = throttled(state, now)
     if refusal is not None:
         raise refusal

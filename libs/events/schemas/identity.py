@@ -223,3 +223,109 @@ class AccountReactivated(DomainEvent):
 
     account_id: str
     reactivated_by: str
+
+
+# ------------------------------------------------------------------- contact changes (login e-mail, phone)
+
+
+@registry.register
+class LoginEmailChangeRequested(DomainEvent):
+    """The person (current password given) asked to log in with another address; nothing changes until
+    the link sealed to that address is opened. A newer request replaces this one."""
+
+    event_type = "LoginEmailChangeRequested"
+    schema_version = 1
+
+    account_id: str
+    new_email: EmailStr
+    token_hash: str
+    expires_at: datetime
+    requested_in_session: str
+    """The session that asked: it survives the confirmation, every other one ends."""
+    notification: SealedMessage
+    """The e-mail with the confirmation link, to the new address, sealed."""
+
+
+@registry.register
+class LoginEmailChanged(DomainEvent):
+    """Confirmed: the account logs in with `new_email` from now on; `old_email` no longer logs in."""
+
+    event_type = "LoginEmailChanged"
+    schema_version = 1
+
+    account_id: str
+    old_email: EmailStr
+    new_email: EmailStr
+
+
+@registry.register
+class PhoneChangeRequested(DomainEvent):
+    """The person (current password given) asked to receive SMS codes on another number; nothing
+    changes until the code sealed to that number comes back. A newer request replaces this one."""
+
+    event_type = "PhoneChangeRequested"
+    schema_version = 1
+
+    account_id: str
+    new_phone: str
+    code_hash: str
+    expires_at: datetime
+    notification: SealedMessage
+    """The SMS with the code, to the new number, sealed."""
+
+
+@registry.register
+class PhoneChangeCodeRejected(DomainEvent):
+    event_type = "PhoneChangeCodeRejected"
+    schema_version = 1
+
+    account_id: str
+    failed_attempts: int
+
+
+@registry.register
+class PhoneChanged(DomainEvent):
+    """Confirmed: SMS codes go to `new_phone` from now on."""
+
+    event_type = "PhoneChanged"
+    schema_version = 1
+
+    account_id: str
+    old_phone: str
+    new_phone: str
+
+
+@registry.register
+class ContactChangeNoticeIssued(DomainEvent):
+    """An information e-mail to the person's current (old) address about a requested contact change."""
+
+    event_type = "ContactChangeNoticeIssued"
+    schema_version = 1
+
+    account_id: str
+    change: str
+    """"login_email" or "phone"."""
+    notification: SealedMessage
+
+
+@registry.register
+class LoginEmailReserved(DomainEvent):
+    """Stream `identity-login-email-<uuid5(address)>`: `account_id` logs in with this address. At most one
+    holder per address (the stream's optimistic concurrency decides between two at once)."""
+
+    event_type = "LoginEmailReserved"
+    schema_version = 1
+
+    email: EmailStr
+    account_id: str
+
+
+@registry.register
+class LoginEmailReleased(DomainEvent):
+    """The holder moved to another address: this one logs nobody in until reserved again."""
+
+    event_type = "LoginEmailReleased"
+    schema_version = 1
+
+    email: EmailStr
+    account_id: str
