@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from tests.billing.conftest import ACCOUNT, CLIENT_B, Billing, invoice_body, nrb
 
 
 def a_pdf(text: str = "Umowa leasingu — aneks nr 1") -> bytes:
+    """The same bytes on every call: the creation date is fixed, so the test does not depend on the clock's second."""
     pdf = PortalPdf(text, "Alior Leasing sp. z o.o.")
+    pdf.set_creation_date(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
     pdf.paragraph(text)
     return pdf.render()
 
