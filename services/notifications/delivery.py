@@ -1,9 +1,12 @@
 """The delivery reactor: a cause event in, one message out, its outcome on record.
 
-For each event a trigger handles: find the notification of that cause (its id derives from the
-cause's event id); if it already has an outcome, stop. Otherwise open the sealed request, render
-the template, hand the message to the channel's provider with bounded retries and exponential
-backoff (tenacity), and record NotificationSent or NotificationFailed on the notification's stream.
+For each event a trigger handles: if its trigger skips history and the cause is older than the
+maximum event age, skip it (nothing sent, nothing recorded: a new source's history is not mailed
+out). Otherwise find the notification of that cause (its id derives from the cause's event id); if
+it already has an outcome, stop. Otherwise let the trigger make the request (open the sealed one, or
+build it from notifications' read models), render the template, hand the message to the channel's
+provider with bounded retries and exponential backoff (tenacity), and record NotificationSent or
+NotificationFailed on the notification's stream.
 
 At-least-once, and the window we accept: the outcome is recorded *after* the provider took the
 message. If the process dies (or the event store is unreachable) between the two, the cause is
@@ -21,9 +24,9 @@ Nothing here logs or records a message's text, its parameters or the plain recip
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
@@ -32,7 +35,7 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from libs.events.aggregate import CommandHandler
-from libs.events.docstore import DocumentStore
+from libs.events.docstore import Collection, Document, DocumentStore
 from libs.events.envelope import DomainEvent, RecordedEvent
 from libs.events.projection import Reactor
 from libs.events.schemas.notifications import FailureReason, NotificationFailed, NotificationSent, notification_id_for
@@ -40,7 +43,7 @@ from libs.events.sealed import CannotUnseal, NotificationRequest, SealedMessage,
 from services.notifications.domain import RecordOutcome, mask_recipient, notification, redact
 from services.notifications.ports import DeliveryError, NotConfigured, OutgoingMessage, Sender
 from services.notifications.templates import TemplateError, Templates
-from services.notifications.triggers import Triggers
+from services.notifications.triggers import RecipientUnknown, Triggers
 
 log = structlog.get_logger(__name__)
 
@@ -62,20 +65,53 @@ class RetryPolicy:
 class _Failure(Exception):
     """Nothing was sent, and nothing will be: becomes NotificationFailed."""
 
-    def __init__(self, reason: FailureReason, error: str, attempts: int = 0, provider: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: FailureReason,
+        error: str,
+        attempts: int = 0,
+        provider: str | None = None,
+        *,
+        channel: Literal["sms", "email"] | None = None,
+        template: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.error = error
         self.attempts = attempts
         self.provider = provider
+        self.channel = channel
+        """When no request was made (an unknown recipient): what it would have been."""
+        self.template = template
+
+
+CatchUp = Callable[[Collection], Awaitable[None]]
+"""Waits (bounded) until the projection that folds a collection has caught up with its sources."""
+
+
+async def _no_wait(_: Collection) -> None:
+    return None
 
 
 class Opener:
-    """What a trigger may use: the sealed-message opener and notifications' read models."""
+    """What a trigger may use (a TriggerContext): the sealed-message opener and notifications' read models."""
 
-    def __init__(self, private_key: PrivateKey, documents: DocumentStore) -> None:
+    def __init__(
+        self,
+        private_key: PrivateKey,
+        documents: DocumentStore,
+        *,
+        invoices_url: str = "",
+        catch_up: CatchUp = _no_wait,
+    ) -> None:
         self._private_key = private_key
         self.documents = documents
+        self.invoices_url = invoices_url
+        self._catch_up = catch_up
+
+    async def lookup(self, collection: Collection, doc_id: str) -> Document | None:
+        await self._catch_up(collection)
+        return await self.documents.get(collection, doc_id)
 
     def unseal(self, sealed: SealedMessage) -> NotificationRequest:
         try:
@@ -103,6 +139,7 @@ class Deliveries:
         opener: Opener,
         clock: Callable[[], datetime],
         retry: RetryPolicy,
+        max_event_age: timedelta | None = None,
     ) -> None:
         self._triggers = triggers
         self._templates = templates
@@ -111,12 +148,23 @@ class Deliveries:
         self._opener = opener
         self._clock = clock
         self._retry = retry
+        self._max_event_age = max_event_age
+        """Causes older than this are skipped by triggers that skip history; None: none are."""
 
     def reactor(self, name: str = "deliveries") -> Reactor:
         return Reactor(name=name, sources=self._triggers.sources, handles=self._triggers.handles, react=self.react)
 
     async def react(self, event: DomainEvent, recorded: RecordedEvent) -> None:
         notification_id = notification_id_for(recorded.event_id)
+        if self._too_old(recorded):
+            log.info(
+                "notification_skipped_old_cause",
+                notification_id=str(notification_id),
+                cause_event_id=str(recorded.event_id),
+                cause_type=recorded.type,
+                occurred_at=recorded.occurred_at.isoformat(),
+            )
+            return
         state, _ = await self._commands.load(notification, str(notification_id))
         if state.settled:
             log.info("notification_already_settled", notification_id=str(notification_id), outcome=state.outcome)
@@ -131,6 +179,12 @@ class Deliveries:
             recorded.context(),
             idempotency_key=f"outcome-of:{recorded.event_id}",
         )
+
+    def _too_old(self, recorded: RecordedEvent) -> bool:
+        trigger = self._triggers.by_type[recorded.type]
+        if not trigger.skip_history or self._max_event_age is None:
+            return False
+        return self._clock() - recorded.occurred_at > self._max_event_age
 
     async def _deliver(
         self, event: DomainEvent, recorded: RecordedEvent
@@ -149,13 +203,17 @@ class Deliveries:
                 raise _Failure("cannot_unseal", str(error)) from None
             except InvalidRequest as error:
                 raise _Failure("invalid_request", str(error)) from None
+            except RecipientUnknown as error:
+                raise _Failure(
+                    "recipient_unknown", str(error), channel=error.channel, template=error.template
+                ) from None
             if outgoing is None:
                 bound.info("notification_not_needed")
                 return None
             request = outgoing.request
             _check_recipient(request)
             try:
-                rendered = self._templates.render(request)
+                rendered = self._templates.render(request, outgoing.details)
             except TemplateError as error:
                 raise _Failure("template_error", str(error)) from None
             if outgoing.not_after is not None and self._clock() >= outgoing.not_after:
@@ -179,7 +237,7 @@ class Deliveries:
                 reason=failure.reason,
                 error=detail,
                 attempts=failure.attempts,
-                template=request.template if request else None,
+                template=request.template if request else failure.template,
                 recipient=mask_recipient(request.channel, request.to) if request else None,
             )
             return NotificationFailed(
@@ -188,8 +246,8 @@ class Deliveries:
                 cause_event_type=recorded.type,
                 reason=failure.reason,
                 error=detail,
-                channel=request.channel if request else None,
-                template=request.template if request else None,
+                channel=request.channel if request else failure.channel,
+                template=request.template if request else failure.template,
                 locale=request.locale if request else None,
                 recipient=mask_recipient(request.channel, request.to) if request else None,
                 provider=failure.provider,

@@ -1,13 +1,29 @@
-"""Read models of the notifications service: pure folds. The audit trail holds masked recipients only."""
+"""Read models of the notifications service: pure folds.
+
+- `notification_log`: the audit trail of outcomes; masked recipients only.
+- `accounts`: who an identity account is to write to (e-mail, first name), from identity's
+  AccountProvisioned; payment results go to the person who paid (`started_by`).
+- `einvoice_addresses`: each client's confirmed e-invoice address and consent, from profile's
+  `profile-einvoice-<client id>` stream; new invoices go there while the consent stands.
+
+The last two hold plain addresses by nature (like identity's and profile's own read models), never a
+code, a link or a message.
+"""
 
 from __future__ import annotations
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
+from libs.events.schemas.identity import AccountProvisioned
 from libs.events.schemas.notifications import NotificationFailed, NotificationSent
+from libs.events.schemas.profile import EInvoiceConsentGiven, EInvoiceConsentWithdrawn, EInvoiceEmailChanged
 
 NOTIFICATION_LOG = Collection(
     "notification_log", (Index.on("status"), Index.on("cause_event_id"), Index.on("settled_at"))
 )
+ACCOUNTS = Collection("accounts")
+"""By account id: `email`, `first_name`."""
+EINVOICE_ADDRESSES = Collection("einvoice_addresses")
+"""By client id: `consent` (bool) and `email` (the confirmed address; None after a withdrawal)."""
 
 
 def _fold(doc: Document | None, event: DomainEvent, recorded: RecordedEvent) -> Document:
@@ -45,4 +61,44 @@ notification_log = Projection(
     handles=frozenset({NotificationSent.event_type, NotificationFailed.event_type}),
     keys=_keys,
     fold=_fold,
+)
+
+
+def _fold_account(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
+    if isinstance(event, AccountProvisioned):
+        return {"account_id": event.account_id, "email": str(event.email), "first_name": event.first_name}
+    return doc or {}
+
+
+accounts = Projection(
+    name="accounts",
+    collection=ACCOUNTS,
+    sources=("identity",),
+    handles=frozenset({AccountProvisioned.event_type}),
+    keys=lambda event, _: [event.account_id] if isinstance(event, AccountProvisioned) else [],
+    fold=_fold_account,
+)
+
+_EINVOICE_EVENTS = (EInvoiceConsentGiven, EInvoiceEmailChanged, EInvoiceConsentWithdrawn)
+
+
+def _fold_einvoice(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
+    current = doc or {"consent": False, "email": None}
+    match event:
+        case EInvoiceConsentGiven():
+            return {"client_id": event.client_id, "consent": True, "email": str(event.email)}
+        case EInvoiceEmailChanged():
+            return {**current, "client_id": event.client_id, "email": str(event.email)}
+        case EInvoiceConsentWithdrawn():
+            return {"client_id": event.client_id, "consent": False, "email": None}
+    return current
+
+
+einvoice_addresses = Projection(
+    name="einvoice_addresses",
+    collection=EINVOICE_ADDRESSES,
+    sources=("profile",),
+    handles=frozenset(model.event_type for model in _EINVOICE_EVENTS),
+    keys=lambda event, _: [event.client_id] if isinstance(event, _EINVOICE_EVENTS) else [],
+    fold=_fold_einvoice,
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
-from libs.events.docstore import DocumentStore
+from libs.events.docstore import Collection, DocumentStore
 from libs.events.projection import Reactor
 from libs.events.sealed import NOTIFICATIONS_SEALING_KEY, load_or_create_private_key
 from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
@@ -15,9 +16,9 @@ from services.notifications.adapters.outbox import OutboxSender
 from services.notifications.adapters.smsapi import SmsApiSender
 from services.notifications.adapters.smtp import SmtpConfig, SmtpSender
 from services.notifications.api import backoffice, dev
-from services.notifications.delivery import Deliveries, Opener, RetryPolicy
+from services.notifications.delivery import CatchUp, Deliveries, Opener, RetryPolicy
 from services.notifications.ports import Sender, Unconfigured
-from services.notifications.projections import notification_log
+from services.notifications.projections import accounts, einvoice_addresses, notification_log
 from services.notifications.settings import NotificationsSettings
 from services.notifications.templates import Brand, Templates
 from services.notifications.triggers import triggers
@@ -66,6 +67,46 @@ def sms_sender(settings: NotificationsSettings, documents: DocumentStore, clock:
     return OutboxSender(documents, clock)
 
 
+CATCH_UP_POLL = 0.05
+"""Seconds between two looks at a lagging read model's consumer."""
+
+
+def catch_up(runtime: ServiceRuntime, wait: float) -> CatchUp:
+    """Waits until the projections folding `collection` have nothing left to read in their sources, at
+    most `wait` seconds; then the caller goes by what the read model holds (and the wait is logged).
+
+    So a message caused right after what its recipient comes from (an account provisioned, a consent
+    given) finds it, and one caused by an account never provisioned is not held up once caught up."""
+
+    async def wait_for(collection: Collection) -> None:
+        names = [projection.name for projection in runtime.projections if projection.collection == collection]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            behind = [name for name in names if await _lagging(runtime, name)]
+            if not behind:
+                return
+            if loop.time() >= deadline:
+                log.warning("read_model_behind", projections=behind, waited_seconds=wait)
+                return
+            await asyncio.sleep(CATCH_UP_POLL)
+
+    return wait_for
+
+
+async def _lagging(runtime: ServiceRuntime, projection: str) -> bool:
+    try:
+        runner = runtime.runner(projection)
+    except KeyError:  # consumers not built (yet): nothing to wait for
+        return False
+    try:
+        lag = await runner.consumer.lag()  # the consumer the runner follows now (its active version's)
+    except Exception as error:  # the log is unreachable: go by the read model as it is
+        log.warning("read_model_lag_unknown", projection=projection, error=str(error))
+        return False
+    return any(value > 0 for value in lag.values())
+
+
 def reactors(runtime: ServiceRuntime) -> Sequence[Reactor]:
     settings = NotificationsSettings.of(runtime.settings)
 
@@ -92,9 +133,15 @@ def reactors(runtime: ServiceRuntime) -> Sequence[Reactor]:
         ),
         senders={"sms": sms, "email": email},
         commands=runtime.commands,
-        opener=Opener(load_or_create_private_key(settings.secrets_dir / NOTIFICATIONS_SEALING_KEY), runtime.documents),
+        opener=Opener(
+            load_or_create_private_key(settings.secrets_dir / NOTIFICATIONS_SEALING_KEY),
+            runtime.documents,
+            invoices_url=portal_url + settings.invoices_path,
+            catch_up=catch_up(runtime, settings.read_model_wait),
+        ),
         clock=clock,
         retry=RetryPolicy(settings.send_attempts, settings.retry_initial_delay, settings.retry_max_delay),
+        max_event_age=timedelta(hours=settings.max_event_age_hours),
     )
     return [deliveries.reactor()]
 
@@ -104,7 +151,7 @@ definition = ServiceDefinition(
     title="Strefa Klienta: notifications",
     routers=[backoffice],
     dev_routers=[dev],
-    projections=[notification_log],
+    projections=[notification_log, accounts, einvoice_addresses],
     reactors=reactors,
     settings=NotificationsSettings,
 )

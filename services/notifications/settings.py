@@ -44,10 +44,27 @@ class NotificationsSettings(ServiceSettings):
     retry_initial_delay: float = Field(default=1.0, ge=0)
     retry_max_delay: float = Field(default=30.0, ge=0)
 
+    # Which events still lead to a message
+    max_event_age_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Payment results, invoices and profile's messages whose cause occurred longer ago than this "
+        "(when notifications reaches it) are skipped, not sent: a consumer that starts following a service reads "
+        "its whole history, which must not be mailed out. Also the longest outage after which they are still sent.",
+    )
+    read_model_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a message may wait for notifications' own read models (accounts, e-invoice addresses) "
+        "to catch up with identity's and profile's events before it goes by what they hold (they are behind only "
+        "at a first start or after an outage; meanwhile the other messages wait too).",
+    )
+
     # What the messages say (the client zone's texts)
     company_name: str = "Alior Leasing"
     portal_url: str = "https://strefaklienta.aliorleasing.pl"
     activation_path: str = "/aktywacja"
+    invoices_path: str = Field(default="/faktury", description="The client zone's invoices page, linked from e-mails.")
     support_phone: str = "32 745 64 56"
     support_email: str = "dok@aliorleasing.pl"
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from nacl.public import PrivateKey
 
-from libs.events.docstore import DocumentStore
-from libs.events.envelope import utc_now
+from libs.events.docstore import Document, DocumentStore
+from libs.events.envelope import DomainEvent, utc_now
+from libs.events.projection import Projection
+from libs.events.schemas.identity import AccountProvisioned
 from libs.events.schemas.notifications import NotificationFailed, NotificationSent, notification_id_for
+from libs.events.schemas.profile import EInvoiceConsentGiven, EInvoiceConsentWithdrawn, EInvoiceEmailChanged
 from libs.events.sealed import CannotUnseal, NotificationRequest, seal_notification
 from libs.events.sqlite_docstore import SqliteDocumentStore
 from libs.events.warsaw import midnight_after
@@ -29,9 +33,11 @@ from services.notifications.domain import (
     redact,
 )
 from services.notifications.ports import Unconfigured
+from services.notifications.projections import accounts, einvoice_addresses
 from services.notifications.service import email_sender, sms_sender
 from services.notifications.settings import NotificationsSettings
-from services.notifications.templates import Deadline, TemplateError, Templates, deadline
+from services.notifications.templates import CATALOGUE, Deadline, TemplateError, Templates, day, deadline, money
+from services.notifications.triggers import triggers
 from tests.notifications.conftest import BRAND
 
 
@@ -152,26 +158,135 @@ def test_links_must_be_http_urls() -> None:
         Templates(BRAND).render(request)
 
 
+EVERY_PARAM = {
+    "code": "123456",
+    "link": "https://example.pl/a?t=1",
+    "valid_until": "2030-07-01T22:00:00+00:00",
+    "status_label": "Zrealizowany",
+    "amount": "1234.56",
+    "currency": "PLN",
+    "at": "2030-07-01T22:00:00+00:00",
+    "number": "FV/2030/07/0001",
+    "due_date": "2030-07-15",
+}
+
+
 def test_every_template_renders_in_both_languages() -> None:
-    params = {"code": "123456", "link": "https://example.pl/a?t=1", "valid_until": "2030-07-01T22:00:00+00:00"}
-    for template, channel in (
-        ("activation_code", "sms"),
-        ("activation_link", "email"),
-        ("subaccount_invitation", "email"),
-    ):
+    for template, spec in CATALOGUE.items():
         for locale in ("pl", "en"):
             request = NotificationRequest.model_validate(
-                {"channel": channel, "to": "x", "template": template, "locale": locale, "params": params}
+                {"channel": spec.channel, "to": "x", "template": template, "locale": locale, "params": EVERY_PARAM}
             )
             rendered = Templates(BRAND).render(request)
             assert rendered.text.strip()
-            if channel == "email":
+            if spec.channel == "email":
                 assert rendered.subject
                 assert "\n" not in rendered.subject
                 assert rendered.html
                 assert f'lang="{locale}"' in rendered.html
                 assert "32 745 64 56" in rendered.text
                 assert "dok@aliorleasing.pl" in rendered.text
+                assert ("logowaniem" in rendered.text or "logging in" in rendered.text) == (spec.footer == "login")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        ("1234.56", "PLN", "1 234,56 zł"),
+        ("0.5", "PLN", "0,50 zł"),
+        ("999", "PLN", "999,00 zł"),
+        ("1000000", "PLN", "1 000 000,00 zł"),
+        ("-1234.5", "PLN", "-1 234,50 zł"),
+        (Decimal("12345.67"), "EUR", "12 345,67 EUR"),
+    ],
+)
+def test_amounts_read_as_in_the_client_zone_with_non_breaking_spaces(
+    amount: str | Decimal, currency: str, shown: str
+) -> None:
+    assert money(amount, currency) == shown.replace(" ", "\u00a0")
+
+
+def test_dates_read_dd_mm_yyyy_and_moments_on_their_warsaw_day() -> None:
+    assert day("2030-03-28") == "28.03.2030"
+    assert day(date(2030, 3, 28)) == "28.03.2030"
+    assert day("2030-03-14T23:30:00+00:00") == "15.03.2030"
+    assert day(datetime(2030, 7, 31, 21, 59, tzinfo=UTC)) == "31.07.2030"
+    with pytest.raises(TemplateError, match="not ISO 8601"):
+        day("28.03.2030")
+    with pytest.raises(TemplateError, match="not a decimal number"):
+        money("dużo")
+
+
+def test_a_subject_keeps_the_non_breaking_spaces_of_its_amount() -> None:
+    request = NotificationRequest(
+        channel="email", to="a@firma.pl", template="payment_accepted", params=EVERY_PARAM | {"amount": "1234567.8"}
+    )
+    subject = Templates(BRAND).render(request).subject
+    assert subject == "Potwierdzenie płatności 1\u00a0234\u00a0567,80\u00a0zł – Strefa Klienta Alior Leasing"
+
+
+def _folded(projection: Projection, *events: DomainEvent) -> Document | None:
+    doc: Document | None = None
+    for event in events:
+        doc = projection.fold(doc, event, None)  # type: ignore[arg-type]  # the folds do not read the envelope
+    return doc
+
+
+def test_the_einvoice_address_is_the_latest_confirmed_one_while_the_consent_stands() -> None:
+    def given(email: str) -> EInvoiceConsentGiven:
+        return EInvoiceConsentGiven(client_id="CL-1", email=email, given_by="account:a", given_at=utc_now())
+
+    def changed(email: str) -> EInvoiceEmailChanged:
+        at = utc_now()
+        return EInvoiceEmailChanged(
+            client_id="CL-1",
+            email=email,
+            previous_email="a@firma.pl",
+            requested_by="account:a",
+            requested_at=at,
+            changed_at=at,
+            confirmation_id="c",
+        )
+
+    withdrawn = EInvoiceConsentWithdrawn(client_id="CL-1", email="b@firma.pl", withdrawn_by="a", withdrawn_at=utc_now())
+    assert _folded(einvoice_addresses, given("a@firma.pl")) == {
+        "client_id": "CL-1",
+        "consent": True,
+        "email": "a@firma.pl",
+    }
+    assert _folded(einvoice_addresses, given("a@firma.pl"), changed("b@firma.pl")) == {
+        "client_id": "CL-1",
+        "consent": True,
+        "email": "b@firma.pl",
+    }
+    assert _folded(einvoice_addresses, given("a@firma.pl"), changed("b@firma.pl"), withdrawn) == {
+        "client_id": "CL-1",
+        "consent": False,
+        "email": None,
+    }
+    assert _folded(einvoice_addresses, given("a@firma.pl"), withdrawn, given("c@firma.pl")) == {
+        "client_id": "CL-1",
+        "consent": True,
+        "email": "c@firma.pl",
+    }
+    account = AccountProvisioned(
+        account_id="acc-1", email="jan@firma.pl", phone="+48601234567", first_name="Jan", last_name="K", source="x"
+    )
+    assert _folded(accounts, account) == {"account_id": "acc-1", "email": "jan@firma.pl", "first_name": "Jan"}
+
+
+def test_the_triggers_follow_four_services_and_skip_history_beyond_identity() -> None:
+    assert triggers.sources == ("billing", "identity", "payments", "profile")
+    skipping = {name for name, trigger in triggers.by_type.items() if trigger.skip_history}
+    assert skipping == {
+        "PaymentAccepted",
+        "PaymentFailed",
+        "EInvoiceConfirmationRequested",
+        "RequestStatusChanged",
+        "InvoiceIssued",
+    }
+    for name, trigger in triggers.by_type.items():
+        assert trigger.skip_history or trigger.source == "identity", name
 
 
 def test_settings_come_from_notifications_variables_and_hide_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

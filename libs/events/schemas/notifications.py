@@ -13,6 +13,28 @@ often. What each template needs in `NotificationRequest.params`:
 | activation_code | sms | `code`; `valid_until` (ISO 8601 with offset; default: the event's `expires_at`) |
 | activation_link | email | `link` (the whole https URL); `valid_until`; optional `first_name` |
 | subaccount_invitation | email | optional `first_name`, `client_name`, `invited_by`, `activation_url` |
+| einvoice_email_confirmation | email | `link` (the whole https URL); optional `client_name`, `purpose` |
+| request_status_changed | email | `status_label`, `link`; optional `first_name`, `reference`, ... (below) |
+
+einvoice_email_confirmation's deadline is the event's `expires_at` (whatever `valid_until` says);
+`purpose` defaults to the event's. request_status_changed may also use `request_title`, `reason`,
+`request_id`, `request_type`, `request_title_en`, `status`, `status_label_en` and `comment` (the
+English template prefers the `_en` ones); `status`, `reason` and `comment` default to the event's.
+
+Built by notifications itself, from the cause and its own read models (nothing sealed), in Polish:
+- payment_accepted / payment_failed, on payments' PaymentAccepted / PaymentFailed: to the person who
+  paid (`started_by`; address and first name from identity's AccountProvisioned; unknown account:
+  NotificationFailed "recipient_unknown"). Params `first_name`, `amount`, `currency`, `at`
+  (`accepted_at` / `failed_at`), `link` (the portal's invoices page); the invoices' numbers and
+  amounts as structured data beside them.
+- invoice_issued, on billing's InvoiceIssued: to the client's confirmed e-invoice address (profile's
+  EInvoiceConsentGiven / EInvoiceEmailChanged); without a consent (never given, or withdrawn)
+  nothing is sent and nothing is recorded. Params `number`, `kind`, `amount` (gross), `currency`,
+  `issue_date`, `due_date`, `link` (the portal's invoices page); no attachment (the PDF is in the portal).
+
+Those triggers, and profile's two, skip a cause older than NOTIFICATIONS_MAX_EVENT_AGE_HOURS (24 by
+default) when notifications reaches it: a consumer that starts following a service reads its whole
+history, which must not be mailed out. Nothing is recorded for a skipped cause.
 """
 
 from __future__ import annotations
@@ -35,6 +57,7 @@ FailureReason = Literal[
     "not_configured",  # no provider for the channel (e.g. the dev outbox outside dev mode)
     "rejected",  # the provider refused it for good (5xx SMTP reply, invalid number...)
     "retries_exhausted",  # the provider kept failing temporarily (down, 4xx reply) until the last attempt
+    "recipient_unknown",  # notifications' read models do not know the person to write to (an unknown account)
 ]
 
 
