@@ -14,6 +14,7 @@ import structlog
 from fastapi import Depends, Request
 from nacl.public import PublicKey
 
+from libs.events.locks import KeyedLocks
 from libs.events.sealed import (
     NOTIFICATIONS_SEALING_KEY,
     NotificationRequest,
@@ -26,7 +27,7 @@ from libs.events.service.runtime import ServiceRuntime
 from libs.events.tokens import AccessClaims, jwks, load_or_create_signing_key, sign
 from services.identity.credentials import CodeHasher, load_or_create_pepper
 from services.identity.domain import Backoff, Grant
-from services.identity.limits import FailureBackoff, KeyedLocks, Rate, RateLimiter
+from services.identity.limits import FailureBackoff, Rate, RateLimiter
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
 

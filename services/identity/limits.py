@@ -8,12 +8,9 @@ every process honours. Keys are hashed so no e-mail address is kept in plain for
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,26 +90,3 @@ class FailureBackoff:
 def _bound(table: OrderedDict[str, Any]) -> None:
     while len(table) > MAX_KEYS:
         table.popitem(last=False)
-
-
-class KeyedLocks:
-    """One asyncio lock per key (an account): commands on one account run one at a time in this
-    process, so parallel attempts queue instead of racing (optimistic concurrency still guards
-    across processes)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import weakref
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlencode
 
 import structlog
 from fastapi import Depends, Request
 
+from libs.events.locks import KeyedLocks
 from libs.events.schemas.payments import GatewayName
 from libs.events.service.deps import get_runtime
 from libs.events.service.runtime import ServiceRuntime
@@ -89,27 +88,6 @@ def build_gateway(settings: PaymentsSettings) -> PaymentGateway:
             read_timeout=settings.read_timeout,
         )
     )
-
-
-class KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class Payments:
