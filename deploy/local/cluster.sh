@@ -7,13 +7,13 @@
 #   deploy/local/cluster.sh status   what runs, and each service's /readyz through the gateway; exit 0 if all run, else 3
 #
 # Ports (127.0.0.1 only): the gateway on PORT (8000); identity 8101, contracts 8102, billing 8103,
-# payments 8104, notifications 8105, profile 8106.
+# payments 8104, notifications 8105, profile 8106; the payment gateway sandbox (PayU protocol) on SANDBOX_PORT (8010).
 # Files under .infra/cluster/ (gitignored): env (every variable, written by `python -m libs.events.cluster
 # prepare`), secrets/ (back-office token, notifications' sealing key pair, identity's keys and JWKS),
 # <service>/ (events.db, relay-checkpoint.json), nginx/ (rendered config), logs/, run/ (pid files).
 # Read models: FerretDB databases strefa_<service>; topics leasing.<service>.events.
 # The back-office token: .infra/cluster/secrets/backoffice-token (Authorization: Bearer <token>).
-# Knobs: PORT (8000), PYTHON (.venv/bin/python), NGINX (nginx), CLUSTER_READY_TIMEOUT (90), STOP_TIMEOUT (20).
+# Knobs: PORT (8000), SANDBOX_PORT (8010), PYTHON (.venv/bin/python), NGINX (nginx), CLUSTER_READY_TIMEOUT (90), STOP_TIMEOUT (20).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,11 +23,13 @@ CLUSTER="$ROOT/.infra/cluster"
 RUN="$CLUSTER/run"
 LOGS="$CLUSTER/logs"
 PORT=${PORT:-8000}
+SANDBOX_PORT=${SANDBOX_PORT:-8010}
 PYTHON=${PYTHON:-.venv/bin/python}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 CLUSTER_READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-90}
 STOP_TIMEOUT=${STOP_TIMEOUT:-20}
 SERVICES=(identity contracts billing payments notifications profile)
+SANDBOX=payu-sandbox
 
 say() { echo "[cluster] $*"; }
 die() { echo "[cluster] error: $*" >&2; exit 1; }
@@ -96,6 +98,8 @@ up() {
     # shellcheck disable=SC1091
     . "$CLUSTER/env"
     set +a
+    export PAYMENTS_PAYU_URL="http://127.0.0.1:$SANDBOX_PORT"
+    spawn "$SANDBOX" "$PYTHON" -m services.gateway_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT"
     local name
     for name in "${SERVICES[@]}"; do # identity first: it makes the signing key and JWKS the others read
         spawn "$name" "$PYTHON" -m "services.$name" --host 127.0.0.1 --port "$(port_of "$name")"
@@ -105,18 +109,19 @@ up() {
     spawn nginx "$NGINX" -p "$CLUSTER/nginx" -c "$CLUSTER/nginx/nginx.conf" -g "daemon off;"
     local deadline=$((SECONDS + CLUSTER_READY_TIMEOUT))
     until ready; do
-        for name in "${SERVICES[@]}" "${SERVICES[@]/%/-relay}" nginx; do
+        for name in "${SERVICES[@]}" "${SERVICES[@]/%/-relay}" "$SANDBOX" nginx; do
             running "$name" || die "$name exited: see .infra/cluster/logs/$name.log"
         done
         ((SECONDS < deadline)) || die "not ready within $CLUSTER_READY_TIMEOUT s: see .infra/cluster/logs/"
         sleep 1
     done
+    say "payment sandbox: http://127.0.0.1:$SANDBOX_PORT"
     say "ready: http://127.0.0.1:$PORT (back-office token in .infra/cluster/secrets/backoffice-token)"
 }
 
 down() {
     local name pid pids=()
-    for name in nginx "${SERVICES[@]}" "${SERVICES[@]/%/-relay}"; do
+    for name in nginx "${SERVICES[@]}" "${SERVICES[@]/%/-relay}" "$SANDBOX"; do
         if running "$name"; then
             pid=$(cat "$RUN/$name.pid")
             kill -TERM "$pid" 2>/dev/null || true
@@ -141,7 +146,7 @@ down() {
 
 status() {
     local name all=0
-    for name in "${SERVICES[@]}" "${SERVICES[@]/%/-relay}" nginx; do
+    for name in "${SERVICES[@]}" "${SERVICES[@]/%/-relay}" "$SANDBOX" nginx; do
         if running "$name"; then
             say "$name: running pid $(cat "$RUN/$name.pid")"
         else

@@ -39,8 +39,8 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 SERVICES = tuple(SETTINGS)
 
 INFRA_ENV = frozenset({"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI", "KAFKA_REPLICATION_FACTOR"})
-"""Process-level variables the cluster entry points are assumed to read (not settings fields yet);
-deploy/README.md lists them for the lead to wire."""
+"""Process-level variables the cluster entry points read (libs/events/cluster.py, ClusterInfra.from_env),
+not settings fields of a service; deploy/README.md lists them."""
 
 
 def yaml_files() -> list[Path]:
@@ -176,7 +176,7 @@ def k8s_env(name: str) -> ContainerEnv:
 
 
 def env_findings(service: str, env: ContainerEnv) -> list[str]:
-    """Every variable that is neither an assumed infrastructure variable nor a field of the service's
+    """Every variable that is neither an infrastructure variable nor a field of the service's
     settings class under its prefix (another service's prefix included), and every missing source."""
     settings = SETTINGS[service]
     prefix = str(settings.model_config.get("env_prefix", ""))
