@@ -1,8 +1,9 @@
 """Read models of the notifications service: pure folds.
 
 - `notification_log`: the audit trail of outcomes; masked recipients only.
-- `accounts`: who an identity account is to write to (e-mail, first name), from identity's
-  AccountProvisioned; payment results go to the person who paid (`started_by`).
+- `accounts`: who an identity account is to write to (e-mail, phone, first name), from identity's
+  AccountProvisioned, kept current by its confirmed LoginEmailChanged and PhoneChanged; payment
+  results go to the person who paid (`started_by`).
 - `einvoice_addresses`: each client's confirmed e-invoice address and consent, from profile's
   `profile-einvoice-<client id>` stream; new invoices go there while the consent stands.
 
@@ -13,7 +14,7 @@ code, a link or a message.
 from __future__ import annotations
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
-from libs.events.schemas.identity import AccountProvisioned
+from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PhoneChanged
 from libs.events.schemas.notifications import NotificationFailed, NotificationSent
 from libs.events.schemas.profile import EInvoiceConsentGiven, EInvoiceConsentWithdrawn, EInvoiceEmailChanged
 
@@ -21,7 +22,7 @@ NOTIFICATION_LOG = Collection(
     "notification_log", (Index.on("status"), Index.on("cause_event_id"), Index.on("settled_at"))
 )
 ACCOUNTS = Collection("accounts")
-"""By account id: `email`, `first_name`."""
+"""By account id: `email`, `phone`, `first_name`."""
 EINVOICE_ADDRESSES = Collection("einvoice_addresses")
 """By client id: `consent` (bool) and `email` (the confirmed address; None after a withdrawal)."""
 
@@ -64,18 +65,32 @@ notification_log = Projection(
 )
 
 
+_ACCOUNT_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged)
+
+
 def _fold_account(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
-    if isinstance(event, AccountProvisioned):
-        return {"account_id": event.account_id, "email": str(event.email), "first_name": event.first_name}
-    return doc or {}
+    current = doc or {}
+    match event:
+        case AccountProvisioned():
+            return {
+                "account_id": event.account_id,
+                "email": str(event.email),
+                "phone": event.phone,
+                "first_name": event.first_name,
+            }
+        case LoginEmailChanged():
+            return {**current, "account_id": event.account_id, "email": str(event.new_email)}
+        case PhoneChanged():
+            return {**current, "account_id": event.account_id, "phone": event.new_phone}
+    return current
 
 
 accounts = Projection(
     name="accounts",
     collection=ACCOUNTS,
     sources=("identity",),
-    handles=frozenset({AccountProvisioned.event_type}),
-    keys=lambda event, _: [event.account_id] if isinstance(event, AccountProvisioned) else [],
+    handles=frozenset(model.event_type for model in _ACCOUNT_EVENTS),
+    keys=lambda event, _: [event.account_id] if isinstance(event, _ACCOUNT_EVENTS) else [],
     fold=_fold_account,
 )
 

@@ -48,6 +48,11 @@ CATALOGUE: dict[str, TemplateSpec] = {
     "activation_code": TemplateSpec("sms", frozenset({"code"})),
     "activation_link": TemplateSpec("email", frozenset({"link"}), frozenset({"first_name"})),
     "subaccount_invitation": TemplateSpec("email", optional=frozenset({"first_name", "client_name", "invited_by"})),
+    "login_email_confirmation": TemplateSpec("email", frozenset({"link"}), frozenset({"first_name", "new_email"})),
+    "phone_change_code": TemplateSpec("sms", frozenset({"code"})),
+    "contact_change_notice": TemplateSpec(
+        "email", optional=frozenset({"first_name", "change", "new_value"}), footer="questions"
+    ),
     "einvoice_email_confirmation": TemplateSpec(
         "email", frozenset({"link"}), frozenset({"client_name", "purpose", "expires_at"}), footer="questions"
     ),

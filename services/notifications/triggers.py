@@ -16,6 +16,9 @@ nothing recorded) and/or give its Outgoing a `not_after`, so that history is not
 
 What is sent on what:
 - identity: ActivationCodeIssued (SMS), ActivationLinkIssued, SubAccountCreated: sealed by identity.
+  A login contact change: LoginEmailChangeRequested (the confirmation link, to the new address),
+  PhoneChangeRequested (the code by SMS, to the new number) and ContactChangeNoticeIssued (to the
+  current address; the new address or number in it is masked here, see `contact_change_notice`).
 - profile: EInvoiceConfirmationRequested (the confirmation link, sealed) and RequestStatusChanged
   (sealed, or None when profile knows no address: nothing is sent).
 - payments: PaymentAccepted / PaymentFailed, to the payer's address from `accounts`.
@@ -34,10 +37,18 @@ from typing import Any, Literal, Protocol, TypeVar
 from libs.events.docstore import Collection, Document, DocumentStore
 from libs.events.envelope import DomainEvent, RecordedEvent
 from libs.events.schemas.billing import InvoiceIssued
-from libs.events.schemas.identity import ActivationCodeIssued, ActivationLinkIssued, SubAccountCreated
+from libs.events.schemas.identity import (
+    ActivationCodeIssued,
+    ActivationLinkIssued,
+    ContactChangeNoticeIssued,
+    LoginEmailChangeRequested,
+    PhoneChangeRequested,
+    SubAccountCreated,
+)
 from libs.events.schemas.payments import PaymentAccepted, PaymentFailed
 from libs.events.schemas.profile import EInvoiceConfirmationRequested, RequestStatusChanged
 from libs.events.sealed import NotificationRequest, SealedMessage
+from services.notifications.domain import mask_email, mask_phone
 from services.notifications.projections import ACCOUNTS, EINVOICE_ADDRESSES
 
 E = TypeVar("E", bound=DomainEvent)
@@ -147,6 +158,40 @@ async def activation_link(event: ActivationLinkIssued, _: RecordedEvent, context
 @triggers.on(SubAccountCreated, source="identity")
 async def subaccount_invitation(event: SubAccountCreated, _: RecordedEvent, context: TriggerContext) -> Outgoing:
     return Outgoing(context.unseal(event.notification))
+
+
+@triggers.on(LoginEmailChangeRequested, source="identity")
+async def login_email_confirmation(
+    event: LoginEmailChangeRequested, _: RecordedEvent, context: TriggerContext
+) -> Outgoing:
+    expires_at = aware(event.expires_at)
+    request = with_defaults(context.unseal(event.notification), new_email=str(event.new_email))
+    # The deadline the message states is the one past which it is not sent.
+    return Outgoing(with_params(request, valid_until=expires_at.isoformat()), not_after=expires_at)
+
+
+@triggers.on(PhoneChangeRequested, source="identity")
+async def phone_change_code(event: PhoneChangeRequested, _: RecordedEvent, context: TriggerContext) -> Outgoing:
+    expires_at = aware(event.expires_at)
+    request = with_params(context.unseal(event.notification), valid_until=expires_at.isoformat())
+    return Outgoing(request, not_after=expires_at)
+
+
+CONTACT_MASKS: Mapping[str, Callable[[str], str]] = {"login_email": mask_email, "phone": mask_phone}
+"""How the notice shows the new value of each kind of change to the current address."""
+
+
+@triggers.on(ContactChangeNoticeIssued, source="identity")
+async def contact_change_notice(
+    event: ContactChangeNoticeIssued, _: RecordedEvent, context: TriggerContext
+) -> Outgoing:
+    """Information only, so no deadline. Whoever reads the current mailbox learns that a change was asked
+    for, never the whole new address or number; an unknown kind of change shows no value at all."""
+    request = context.unseal(event.notification)
+    mask = CONTACT_MASKS.get(event.change)
+    new_value = request.params.get("new_value", "").strip()
+    shown = mask(new_value) if mask is not None and new_value else ""
+    return Outgoing(with_params(request, change=event.change, new_value=shown))
 
 
 # profile

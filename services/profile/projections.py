@@ -7,7 +7,7 @@ from typing import Any
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
 from libs.events.schemas.contracts import ContractRegistered
-from libs.events.schemas.identity import AccountProvisioned
+from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PhoneChanged
 from libs.events.schemas.profile import (
     ContactDataChanged,
     EInvoiceConfirmationRequested,
@@ -116,26 +116,34 @@ companies = Projection(
 )
 
 
-# --- persons: as identity provisioned them; their additional data per client ---------------------
+# --- persons: as identity provisioned them (login e-mail, phone: as last confirmed); their additional data per client
+
+PERSON_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged)
 
 
 def _fold_person(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
-    assert isinstance(event, AccountProvisioned)
-    return {
-        "account_id": event.account_id,
-        "first_name": event.first_name,
-        "last_name": event.last_name,
-        "email": event.email,
-        "phone": event.phone,
-    }
+    match event:
+        case AccountProvisioned():
+            return {
+                "account_id": event.account_id,
+                "first_name": event.first_name,
+                "last_name": event.last_name,
+                "email": event.email,
+                "phone": event.phone,
+            }
+        case LoginEmailChanged():
+            return {**(doc or {}), "account_id": event.account_id, "email": event.new_email}
+        case PhoneChanged():
+            return {**(doc or {}), "account_id": event.account_id, "phone": event.new_phone}
+    raise TypeError(f"not a person event: {event!r}")
 
 
 persons = Projection(
     name="persons",
     collection=PERSONS,
     sources=("identity",),
-    handles=frozenset({AccountProvisioned.event_type}),
-    keys=lambda event, _: [event.account_id] if isinstance(event, AccountProvisioned) else [],
+    handles=frozenset(cls.event_type for cls in PERSON_EVENTS),
+    keys=lambda event, _: [event.account_id] if isinstance(event, PERSON_EVENTS) else [],
     fold=_fold_person,
 )
 

@@ -272,7 +272,12 @@ def test_the_einvoice_address_is_the_latest_confirmed_one_while_the_consent_stan
     account = AccountProvisioned(
         account_id="acc-1", email="jan@firma.pl", phone="+48601234567", first_name="Jan", last_name="K", source="x"
     )
-    assert _folded(accounts, account) == {"account_id": "acc-1", "email": "jan@firma.pl", "first_name": "Jan"}
+    assert _folded(accounts, account) == {
+        "account_id": "acc-1",
+        "email": "jan@firma.pl",
+        "phone": "+48601234567",
+        "first_name": "Jan",
+    }
 
 
 def test_the_triggers_follow_four_services_and_skip_history_beyond_identity() -> None:
