@@ -15,9 +15,13 @@ often. What each template needs in `NotificationRequest.params`:
 | subaccount_invitation | email | optional `first_name`, `client_name`, `invited_by`, `activation_url` |
 | einvoice_email_confirmation | email | `link` (the whole https URL); optional `client_name`, `purpose` |
 | request_status_changed | email | `status_label`, `link`; optional `first_name`, `reference`, ... (below) |
+| login_email_confirmation | email | `link`, `new_email`, `valid_until`; optional `first_name` (to the new address) |
+| phone_change_code | sms | `code`, `valid_until` (to the new number) |
+| contact_change_notice | email | `change` (`login_email`, `phone`), `new_value` (masked); optional `first_name` |
 
-einvoice_email_confirmation's deadline is the event's `expires_at` (whatever `valid_until` says);
-`purpose` defaults to the event's. request_status_changed may also use `request_title`, `reason`,
+The deadline of einvoice_email_confirmation, login_email_confirmation and phone_change_code is the
+event's `expires_at` (whatever `valid_until` says); the e-invoice `purpose` defaults to the event's;
+contact_change_notice goes to the current address. request_status_changed may also use `request_title`, `reason`,
 `request_id`, `request_type`, `request_title_en`, `status`, `status_label_en` and `comment` (the
 English template prefers the `_en` ones); `status`, `reason` and `comment` default to the event's.
 
