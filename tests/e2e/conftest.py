@@ -156,14 +156,6 @@ def billing_settles_payments() -> bool:
     return definition.reactors is not None
 
 
-def notifications_send(event_type: str) -> bool:
-    """Whether notifications delivers a message on this event (its trigger registry names it)."""
-    import services.notifications.service  # noqa: F401  (registers every trigger)
-    from services.notifications.triggers import triggers
-
-    return event_type in triggers.by_type
-
-
 def run_scenario(portal: Portal, name: str) -> dict[str, object]:
     """Runs one scenario of portal.e2e.mjs in a fresh Chromium; its JSON report, or the failure."""
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -172,7 +164,6 @@ def run_scenario(portal: Portal, name: str) -> dict[str, object]:
         "PORTAL_URL": portal.url,
         "SANDBOX_URL": portal.sandbox_url,
         "EXPECT_SETTLEMENT": "1" if billing_settles_payments() else "0",
-        "EXPECT_EINVOICE_MAIL": "1" if notifications_send("EInvoiceConfirmationRequested") else "0",
         "BACKOFFICE_TOKEN": portal.backoffice_token,
         "SEEDED": json.dumps(portal.seeded.as_env()),
         "SCREENSHOTS": str(SCREENSHOTS),

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import Portal, run_scenario
 
-SCENARIOS = ("login", "activation", "dashboard", "context", "subaccount", "request", "payment", "screens")
+SCENARIOS = ("login", "activation", "dashboard", "context", "subaccount", "request", "payment", "screens", "contact")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -11,6 +11,7 @@ import { DashboardPage } from "./pages/Dashboard";
 import { DocumentsPage } from "./pages/Documents";
 import { InvoicesPage } from "./pages/Invoices";
 import { LoginPage } from "./pages/Login";
+import { LoginEmailConfirmationPage } from "./pages/LoginContact";
 import { EInvoiceConfirmationPage, ProfilePage } from "./pages/Profile";
 import { RequestsPage } from "./pages/Requests";
 import { SchedulePage } from "./pages/Schedule";
@@ -66,6 +67,14 @@ export function AppRoutes() {
         element={
           <PublicLayout>
             <EInvoiceConfirmationPage />
+          </PublicLayout>
+        }
+      />
+      <Route
+        path="/potwierdz-email"
+        element={
+          <PublicLayout>
+            <LoginEmailConfirmationPage />
           </PublicLayout>
         }
       />

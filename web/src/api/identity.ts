@@ -78,6 +78,25 @@ export const identityApi = {
   switchClient: (clientId: string) => http.post<TokenAnswer>(`${base}/context`, { client_id: clientId }),
   scopes: (signal?: AbortSignal) => http.get<ScopeInfo[]>(`${base}/scopes`, { auth: false, signal }),
   subAccounts: (signal?: AbortSignal) => http.get<SubAccount[]>(`${base}/subaccounts`, { signal }),
+  /**
+   * The current password again and the new login e-mail: 202 whether or not the address is free (no
+   * enumeration); the confirmation link goes to the new address, nothing changes until it is opened.
+   */
+  requestEmailChange: (newEmail: string, currentPassword: string) =>
+    http.post<{ status: "confirmation_sent" }>(`${base}/contact/email`, {
+      new_email: newEmail,
+      current_password: currentPassword,
+    }),
+  /** The e-mailed link's token; no login needed (the link may be opened on another device). */
+  confirmEmailChange: (token: string) =>
+    http.post<{ status: "changed" }>(`${base}/contact/email/confirm`, { token }, { auth: false }),
+  /** The current password again and the new phone for SMS codes: the code goes by SMS to the new number. */
+  requestPhoneChange: (newPhone: string, currentPassword: string) =>
+    http.post<{ status: "confirmation_sent" }>(`${base}/contact/phone`, {
+      new_phone: newPhone,
+      current_password: currentPassword,
+    }),
+  confirmPhoneChange: (code: string) => http.post<{ status: "changed" }>(`${base}/contact/phone/confirm`, { code }),
   createSubAccount: (body: NewSubAccount) =>
     http.post<{ account_id: string; client_id: string; scopes: string[]; contract_ids: string[] | null }>(
       `${base}/subaccounts`,

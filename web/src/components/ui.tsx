@@ -258,7 +258,10 @@ export function Dialog({
         opener?.focus?.();
       };
     }
-    if (!open && dialog.open) dialog.close();
+    if (!open && dialog.open) {
+      if (typeof dialog.close === "function") dialog.close();
+      else dialog.removeAttribute("open");
+    }
     return undefined;
   }, [open]);
   const { t } = useI18n();

@@ -316,6 +316,39 @@ export const en: { readonly [K in keyof typeof pl]: string } = {
   "profile.pending": "The change awaits confirmation.",
   "profile.no_edit": "Your account may not edit this data.",
 
+  "contact.change_email": "Change the login e-mail",
+  "contact.change_phone": "Change the phone number",
+  "contact.email_intro":
+    "Give the new login e-mail and your current password. We will send a confirmation link to the new address — the login e-mail changes only once you click it.",
+  "contact.phone_intro":
+    "Give the new phone number for SMS codes and your current password. We will send an SMS with a code to the new number — the number changes only once you enter the code.",
+  "contact.new_email": "New e-mail address",
+  "contact.new_phone": "New phone number",
+  "contact.new_phone_hint": "A mobile number, e.g. 601 234 567 or +48 601 234 567.",
+  "contact.current_password": "Current password",
+  "contact.current_password_hint": "The password you log in to the Client Zone with.",
+  "contact.send_link": "Send the link",
+  "contact.send_code": "Send the code",
+  "contact.email_sent": "Check your inbox: we have sent a confirmation link to {email}.",
+  "contact.email_sent_next":
+    "The login e-mail changes once you click the link. The link is valid until midnight of the day after it was sent. We will also tell your current address about the change.",
+  "contact.code_sent": "We have sent an SMS with a code to {phone}. The code is valid until midnight today.",
+  "contact.code_resent": "We have sent a new code to {phone}. The previous code no longer works.",
+  "contact.code": "SMS code",
+  "contact.code_hint": "The 6 digits from the SMS sent to the new number.",
+  "contact.confirm_code": "Confirm",
+  "contact.resend_code": "Send the code again",
+  "contact.other_number": "Change the number",
+  "contact.phone_changed": "The phone number for SMS codes has been changed. Sessions on other devices have been ended.",
+  "contact.confirm_title": "Login e-mail confirmation",
+  "contact.email_changed": "The login e-mail has been changed.",
+  "contact.email_changed_next":
+    "From now on you log in to the Client Zone with the new e-mail address. Sessions on other devices have been ended.",
+  "contact.go_to_profile": "Go to “My profile”",
+  "contact.link_invalid":
+    "The link is wrong, expired, replaced by a newer one or already used. The login e-mail has not been changed.",
+  "contact.link_invalid_next": "For a new link, log in and choose “Change the login e-mail” in “My profile”.",
+
   "subaccounts.title": "Sub-accounts",
   "subaccounts.add": "Add a sub-account",
   "subaccounts.list": "The company's sub-accounts",
@@ -404,6 +437,9 @@ export const en: { readonly [K in keyof typeof pl]: string } = {
   "problem.scope_not_held": "You can only grant permissions you hold yourself.",
   "problem.contracts_not_held": "You can only choose contracts you may see yourself.",
   "problem.contract_not_found": "The contract was not found.",
+  "problem.current_password_wrong": "The current password is wrong.",
+  "problem.email_unchanged": "This is already your login e-mail.",
+  "problem.phone_unchanged": "This is already your phone number for SMS codes.",
   "problem.required": "This field is required.",
   "problem.minLength": "This field is required.",
   "problem.maxLength": "The value is too long.",
@@ -446,4 +482,7 @@ export const en: { readonly [K in keyof typeof pl]: string } = {
   "problem.code.temporarily_unavailable": "The service is temporarily unavailable. Try again in a moment.",
   "problem.code.concurrent_modification": "The data was changed meanwhile. Please try again.",
   "problem.code.validation_failed": "Please correct the marked fields.",
+  "problem.code.contact_change_code_invalid": "The code is wrong, expired or already used.",
+  "problem.code.contact_change_link_invalid": "The link is wrong, expired, replaced by a newer one or already used.",
+  "problem.code.too_many_codes": "Too many codes were sent today. Please try again tomorrow.",
 };

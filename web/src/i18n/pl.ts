@@ -316,6 +316,39 @@ export const pl = {
   "profile.pending": "Zmiana oczekuje na potwierdzenie.",
   "profile.no_edit": "Twoje konto nie ma uprawnień do edycji danych.",
 
+  "contact.change_email": "Zmień e-mail logowania",
+  "contact.change_phone": "Zmień numer telefonu",
+  "contact.email_intro":
+    "Podaj nowy adres e-mail do logowania i obecne hasło. Na nowy adres wyślemy link potwierdzający — e-mail logowania zmieni się dopiero po kliknięciu w link.",
+  "contact.phone_intro":
+    "Podaj nowy numer telefonu do kodów SMS i obecne hasło. Na nowy numer wyślemy SMS z kodem — numer zmieni się dopiero po wpisaniu kodu.",
+  "contact.new_email": "Nowy adres e-mail",
+  "contact.new_phone": "Nowy numer telefonu",
+  "contact.new_phone_hint": "Numer telefonu komórkowego, np. 601 234 567 lub +48 601 234 567.",
+  "contact.current_password": "Obecne hasło",
+  "contact.current_password_hint": "Hasło, którym logujesz się do Strefy Klienta.",
+  "contact.send_link": "Wyślij link",
+  "contact.send_code": "Wyślij kod",
+  "contact.email_sent": "Sprawdź skrzynkę: na adres {email} wysłaliśmy link potwierdzający.",
+  "contact.email_sent_next":
+    "E-mail logowania zmieni się po kliknięciu w link. Link jest ważny do północy dnia następnego po dniu wysłania wiadomości. O zmianie poinformujemy też na obecny adres.",
+  "contact.code_sent": "Na numer {phone} wysłaliśmy SMS z kodem. Kod jest ważny do północy dzisiejszego dnia.",
+  "contact.code_resent": "Na numer {phone} wysłaliśmy nowy kod. Poprzedni kod jest już nieważny.",
+  "contact.code": "Kod z SMS",
+  "contact.code_hint": "6 cyfr z SMS-a wysłanego na nowy numer.",
+  "contact.confirm_code": "Potwierdź",
+  "contact.resend_code": "Wyślij kod ponownie",
+  "contact.other_number": "Zmień numer",
+  "contact.phone_changed": "Numer telefonu do kodów SMS został zmieniony. Sesje na pozostałych urządzeniach zostały zakończone.",
+  "contact.confirm_title": "Potwierdzenie e-maila logowania",
+  "contact.email_changed": "E-mail logowania został zmieniony.",
+  "contact.email_changed_next":
+    "Od teraz logujesz się do Strefy Klienta nowym adresem e-mail. Sesje na pozostałych urządzeniach zostały zakończone.",
+  "contact.go_to_profile": "Przejdź do zakładki „Mój profil”",
+  "contact.link_invalid":
+    "Link jest nieprawidłowy, wygasł, został zastąpiony nowszym lub został już użyty. E-mail logowania nie został zmieniony.",
+  "contact.link_invalid_next": "Aby otrzymać nowy link, zaloguj się i wybierz „Zmień e-mail logowania” w zakładce „Mój profil”.",
+
   "subaccounts.title": "Subkonta",
   "subaccounts.add": "Dodaj subkonto",
   "subaccounts.list": "Subkonta firmy",
@@ -404,6 +437,9 @@ export const pl = {
   "problem.scope_not_held": "Możesz nadać tylko uprawnienia, które sam posiadasz.",
   "problem.contracts_not_held": "Możesz wskazać tylko umowy, do których sam masz dostęp.",
   "problem.contract_not_found": "Nie znaleziono wskazanej umowy.",
+  "problem.current_password_wrong": "Obecne hasło jest nieprawidłowe.",
+  "problem.email_unchanged": "To jest Twój obecny e-mail logowania.",
+  "problem.phone_unchanged": "To jest Twój obecny numer telefonu do kodów SMS.",
   "problem.required": "To pole jest wymagane.",
   "problem.minLength": "To pole jest wymagane.",
   "problem.maxLength": "Wartość jest za długa.",
@@ -446,4 +482,8 @@ export const pl = {
   "problem.code.temporarily_unavailable": "Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.",
   "problem.code.concurrent_modification": "Dane zostały w międzyczasie zmienione. Spróbuj ponownie.",
   "problem.code.validation_failed": "Popraw zaznaczone pola.",
+  "problem.code.contact_change_code_invalid": "Kod jest nieprawidłowy, wygasł lub został już użyty.",
+  "problem.code.contact_change_link_invalid":
+    "Link jest nieprawidłowy, wygasł, został zastąpiony nowszym lub został już użyty.",
+  "problem.code.too_many_codes": "Wysłaliśmy dziś już zbyt wiele kodów. Spróbuj ponownie jutro.",
 } as const;

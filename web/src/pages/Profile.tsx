@@ -1,10 +1,12 @@
 import { useEffect, useState } from "react";
+import { identityApi } from "../api/identity";
 import { profileApi, type Address, type EInvoice, type Profile } from "../api/profile";
 import { useSession } from "../auth/session";
 import { Alert, Async, DateText, Dialog, FormAlert, PageTitle, SelectField, TextField } from "../components/ui";
-import { useApi } from "../components/useApi";
+import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
+import { ChangeLoginEmail, ChangePhone } from "./LoginContact";
 
 function addressLines(address: Address | null | undefined): string[] {
   if (!address) return [];
@@ -196,12 +198,16 @@ function EInvoiceEdit({ einvoice, onDone }: { einvoice: EInvoice; onDone: Done }
   );
 }
 
-type Window = "company" | "person" | "einvoice" | null;
+type Window = "company" | "person" | "einvoice" | "login_email" | "phone" | null;
 
 export function ProfilePage() {
   const { t, lang } = useI18n();
   const { me } = useSession();
   const profile = useApi((signal) => profileApi.profile(signal), [me?.client.client_id]);
+  // The login e-mail and the SMS phone belong to identity: read from it, so a change shows here.
+  const login = useApi((signal) => identityApi.me(signal), [me?.account_id]);
+  const [replacedPhone, setReplacedPhone] = useState<string | null>(null);
+  useCatchUp(login, (data) => replacedPhone !== null && data.phone === replacedPhone);
   const [open, setOpen] = useState<Window>(null);
   const [notice, setNotice] = useState<string | null>(null);
   // The command's answer is the truth right away; the read model behind GET /me follows a moment later.
@@ -209,6 +215,14 @@ export function ProfilePage() {
     setOpen(null);
     setNotice(message);
     if (profile.data) profile.setData(update(profile.data));
+  };
+  // This session goes on (every other one of the person ended): it reads the new number once
+  // identity's read model has it.
+  const phoneChanged = () => {
+    setOpen(null);
+    setNotice(t("contact.phone_changed"));
+    setReplacedPhone(login.data?.phone ?? me?.phone ?? null);
+    login.reload();
   };
   return (
     <>
@@ -220,6 +234,8 @@ export function ProfilePage() {
           const contact = company.contact;
           const person = data.person;
           const einvoice = data.einvoice;
+          const loginEmail = login.data?.email ?? me?.email ?? person.email ?? null;
+          const smsPhone = login.data?.phone ?? me?.phone ?? person.phone ?? null;
           const edit = (which: Window, label: string) =>
             data.may_edit ? (
               <button
@@ -267,9 +283,9 @@ export function ProfilePage() {
                     <dt>{t("profile.last_name")}</dt>
                     <dd>{person.last_name ?? me?.last_name ?? "—"}</dd>
                     <dt>{t("profile.login_email")}</dt>
-                    <dd>{person.email ?? me?.email ?? "—"}</dd>
+                    <dd data-testid="login-email">{loginEmail ?? "—"}</dd>
                     <dt>{t("profile.sms_phone")}</dt>
-                    <dd>{person.phone ?? me?.phone ?? "—"}</dd>
+                    <dd data-testid="sms-phone">{smsPhone ?? "—"}</dd>
                     <dt>{t("profile.work_email")}</dt>
                     <dd>{person.contact.work_email ?? "—"}</dd>
                     <dt>{t("profile.work_phone")}</dt>
@@ -280,6 +296,22 @@ export function ProfilePage() {
                     <dd>{person.contact.department ?? "—"}</dd>
                   </dl>
                   <p className="muted small">{person.login_contact.note[lang]}</p>
+                  <div className="actions__row">
+                    <button
+                      type="button"
+                      className="button button--secondary button--small"
+                      onClick={() => setOpen("login_email")}
+                    >
+                      {t("contact.change_email")}
+                    </button>
+                    <button
+                      type="button"
+                      className="button button--secondary button--small"
+                      onClick={() => setOpen("phone")}
+                    >
+                      {t("contact.change_phone")}
+                    </button>
+                  </div>
                 </section>
                 <section className="card" aria-labelledby="profile-einvoice">
                   <div className="card__head">
@@ -313,6 +345,12 @@ export function ProfilePage() {
               </Dialog>
               <Dialog open={open === "einvoice"} title={t("profile.edit_einvoice")} onClose={() => setOpen(null)}>
                 <EInvoiceEdit einvoice={einvoice} onDone={done} />
+              </Dialog>
+              <Dialog open={open === "login_email"} title={t("contact.change_email")} onClose={() => setOpen(null)}>
+                <ChangeLoginEmail current={loginEmail} onClose={() => setOpen(null)} />
+              </Dialog>
+              <Dialog open={open === "phone"} title={t("contact.change_phone")} onClose={() => setOpen(null)}>
+                <ChangePhone onChanged={phoneChanged} />
               </Dialog>
             </>
           );

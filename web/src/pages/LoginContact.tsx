@@ -1,0 +1,325 @@
+/**
+ * The login e-mail and the phone for SMS codes: identity changes them only with the current password
+ * and a confirmation sent to the new address (a link) or number (a code). After the change every
+ * other session of the person ends; the one that asked (the e-mail) or confirmed (the phone) goes on.
+ */
+import { useEffect, useRef, useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { ApiError } from "../api/http";
+import { identityApi } from "../api/identity";
+import { isRetryable, problemMessage, toFormErrors, type FieldErrors } from "../api/problem";
+import { useSession } from "../auth/session";
+import { Alert, FormAlert, PageTitle, TextField } from "../components/ui";
+import { useApi } from "../components/useApi";
+import { useForm } from "../components/useForm";
+import { useI18n, type Translate } from "../i18n";
+
+// What identity checks too (an e-mail address of at most 254 characters, a phone number, a 6-digit
+// code); identity has the last word and its refusals show next to the same fields.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PHONE = /^(\+|00)?\d{9,15}$/;
+const CODE = /^\d{6}$/;
+const MAX_EMAIL = 254;
+const MAX_PASSWORD = 1024;
+
+const phoneDigits = (value: string) => value.replace(/[\s\-().]/g, "");
+
+function passwordErrors(password: string, t: Translate): FieldErrors {
+  if (!password) return { current_password: t("problem.missing") };
+  if (password.length > MAX_PASSWORD) return { current_password: t("problem.string_too_long") };
+  return {};
+}
+
+export function emailChangeErrors(
+  values: { new_email: string; current_password: string },
+  current: string | null,
+  t: Translate,
+): FieldErrors {
+  const email = values.new_email.trim();
+  const errors: FieldErrors = {};
+  if (!email) errors.new_email = t("problem.missing");
+  else if (email.length > MAX_EMAIL) errors.new_email = t("problem.string_too_long");
+  else if (!EMAIL.test(email)) errors.new_email = t("problem.invalid.email");
+  else if (current && email.toLowerCase() === current.trim().toLowerCase()) errors.new_email = t("problem.email_unchanged");
+  return { ...errors, ...passwordErrors(values.current_password, t) };
+}
+
+export function phoneChangeErrors(values: { new_phone: string; current_password: string }, t: Translate): FieldErrors {
+  const phone = values.new_phone.trim();
+  const errors: FieldErrors = {};
+  if (!phone) errors.new_phone = t("problem.missing");
+  else if (!PHONE.test(phoneDigits(phone))) errors.new_phone = t("problem.invalid.phone");
+  return { ...errors, ...passwordErrors(values.current_password, t) };
+}
+
+function codeErrors(code: string, t: Translate): FieldErrors {
+  if (!code.trim()) return { code: t("problem.missing") };
+  return CODE.test(code.trim()) ? {} : { code: t("problem.string_pattern_mismatch.code") };
+}
+
+function focusField(form: HTMLFormElement | null, name: string) {
+  requestAnimationFrame(() => form?.querySelector<HTMLElement>(`[name="${name}"]`)?.focus());
+}
+
+/** "Zmień e-mail logowania": current password + new address, then "check your inbox". */
+export function ChangeLoginEmail({ current, onClose }: { current: string | null; onClose: () => void }) {
+  const { t } = useI18n();
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const form = useForm(
+    { new_email: "", current_password: "" },
+    async (values) => {
+      const email = values.new_email.trim();
+      await identityApi.requestEmailChange(email, values.current_password);
+      setSentTo(email);
+    },
+    { validate: (values) => emailChangeErrors(values, current, t) },
+  );
+  if (sentTo) {
+    return (
+      <div data-testid="login-email-sent">
+        <Alert tone="success">{t("contact.email_sent", { email: sentTo })}</Alert>
+        <p>{t("contact.email_sent_next")}</p>
+        <div className="form-actions">
+          <button type="button" className="button button--primary" onClick={onClose}>
+            {t("common.close")}
+          </button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
+      <p>{t("contact.email_intro")}</p>
+      <FormAlert message={form.formError} />
+      <TextField
+        label={t("contact.new_email")}
+        name="new_email"
+        type="email"
+        autoComplete="email"
+        inputMode="email"
+        required
+        value={form.values.new_email}
+        onValue={(value) => form.set("new_email", value)}
+        error={form.errors.new_email}
+      />
+      <TextField
+        label={t("contact.current_password")}
+        hint={t("contact.current_password_hint")}
+        name="current_password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={form.values.current_password}
+        onValue={(value) => form.set("current_password", value)}
+        error={form.errors.current_password}
+      />
+      <div className="form-actions">
+        <button type="submit" className="button button--primary" disabled={form.submitting}>
+          {form.submitting ? t("common.wait") : t("contact.send_link")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/**
+ * "Zmień numer telefonu": current password + new number, then the code from the SMS. Sending the
+ * code again repeats the request (a new code replaces the previous one).
+ */
+export function ChangePhone({ onChanged }: { onChanged: () => void }) {
+  const { t } = useI18n();
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const [resent, setResent] = useState(false);
+  const [resending, setResending] = useState(false);
+  const request = useForm(
+    { new_phone: "", current_password: "" },
+    async (values) => {
+      const phone = values.new_phone.trim();
+      await identityApi.requestPhoneChange(phone, values.current_password);
+      setResent(false);
+      setSentTo(phone);
+    },
+    { validate: (values) => phoneChangeErrors(values, t) },
+  );
+  const confirm = useForm(
+    { code: "" },
+    async (values) => {
+      await identityApi.confirmPhoneChange(values.code.trim());
+      onChanged();
+    },
+    {
+      codeFields: { contact_change_code_invalid: "code" },
+      validate: (values) => codeErrors(values.code, t),
+    },
+  );
+  const { formRef: codeFormRef, setValues: setCode, setErrors: setCodeErrors } = confirm;
+  useEffect(() => {
+    if (sentTo) focusField(codeFormRef.current, "code");
+  }, [sentTo, codeFormRef]);
+
+  const resend = async () => {
+    if (resending) return;
+    setResending(true);
+    try {
+      await identityApi.requestPhoneChange(request.values.new_phone.trim(), request.values.current_password);
+      setResent(true);
+      setCode({ code: "" });
+      setCodeErrors({}, null);
+      focusField(codeFormRef.current, "code");
+    } catch (error) {
+      setCodeErrors({}, toFormErrors(error, t, { known: [] }).form);
+    } finally {
+      setResending(false);
+    }
+  };
+
+  if (sentTo) {
+    return (
+      <form ref={confirm.formRef} onSubmit={confirm.onSubmit} noValidate>
+        <Alert tone="success">{t(resent ? "contact.code_resent" : "contact.code_sent", { phone: sentTo })}</Alert>
+        <FormAlert message={confirm.formError} />
+        <TextField
+          label={t("contact.code")}
+          hint={t("contact.code_hint")}
+          name="code"
+          autoComplete="one-time-code"
+          inputMode="numeric"
+          required
+          value={confirm.values.code}
+          onValue={(value) => confirm.set("code", value)}
+          error={confirm.errors.code}
+        />
+        <div className="form-actions">
+          <button type="button" className="button button--link" onClick={() => setSentTo(null)}>
+            {t("contact.other_number")}
+          </button>
+          <button type="button" className="button button--secondary" onClick={resend} disabled={resending}>
+            {resending ? t("common.wait") : t("contact.resend_code")}
+          </button>
+          <button type="submit" className="button button--primary" disabled={confirm.submitting}>
+            {confirm.submitting ? t("common.wait") : t("contact.confirm_code")}
+          </button>
+        </div>
+      </form>
+    );
+  }
+  return (
+    <form ref={request.formRef} onSubmit={request.onSubmit} noValidate>
+      <p>{t("contact.phone_intro")}</p>
+      <FormAlert message={request.formError} />
+      <TextField
+        label={t("contact.new_phone")}
+        hint={t("contact.new_phone_hint")}
+        name="new_phone"
+        type="tel"
+        autoComplete="tel"
+        required
+        value={request.values.new_phone}
+        onValue={(value) => request.set("new_phone", value)}
+        error={request.errors.new_phone}
+      />
+      <TextField
+        label={t("contact.current_password")}
+        hint={t("contact.current_password_hint")}
+        name="current_password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={request.values.current_password}
+        onValue={(value) => request.set("current_password", value)}
+        error={request.errors.current_password}
+      />
+      <div className="form-actions">
+        <button type="submit" className="button button--primary" disabled={request.submitting}>
+          {request.submitting ? t("common.wait") : t("contact.send_code")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+const confirmations = new Map<string, ReturnType<typeof identityApi.confirmEmailChange>>();
+
+/**
+ * A link works once: the same token is never posted twice, however often the page renders; only an
+ * answer that never arrived (lost connection, 5xx, too many requests) may be asked again.
+ */
+function confirmOnce(token: string | null) {
+  if (!token) return Promise.reject(new Error("no token"));
+  let answer = confirmations.get(token);
+  if (!answer) {
+    answer = identityApi.confirmEmailChange(token);
+    confirmations.set(token, answer);
+    answer.catch((error: unknown) => {
+      if (unanswered(error)) confirmations.delete(token);
+    });
+  }
+  return answer;
+}
+
+/** No verdict on the link yet: the request may be tried again. */
+function unanswered(error: unknown): error is ApiError {
+  return isRetryable(error) || (error instanceof ApiError && error.status === 429);
+}
+
+/** The page of the link e-mailed to the new address: `/potwierdz-email?token=…`. */
+export function LoginEmailConfirmationPage() {
+  const { t } = useI18n();
+  const { status, reloadMe } = useSession();
+  const [params] = useSearchParams();
+  // The link's token is kept in memory and taken out of the address bar (history, screenshots).
+  const [token] = useState(() => params.get("token"));
+  useEffect(() => {
+    if (window.location.search.includes("token=")) {
+      window.history.replaceState(window.history.state, "", window.location.pathname);
+    }
+  }, []);
+  const [attempt, setAttempt] = useState(0);
+  const result = useApi(() => confirmOnce(token), [token, attempt]);
+  // The session that asked for the change goes on (every other one ended): what it shows of the
+  // person is read again, so the new address appears; an ended session lands on the login page.
+  const reloaded = useRef(false);
+  useEffect(() => {
+    if (result.data && status === "authenticated" && !reloaded.current) {
+      reloaded.current = true;
+      reloadMe().catch(() => undefined);
+    }
+  }, [result.data, status, reloadMe]);
+
+  const error = result.error;
+  const next = status === "authenticated" ? "/profil" : "/logowanie";
+  const nextLabel = status === "authenticated" ? t("contact.go_to_profile") : t("login.submit");
+  return (
+    <>
+      <PageTitle>{t("contact.confirm_title")}</PageTitle>
+      {result.loading ? null : unanswered(error) ? (
+        <div className="alert alert--error" role="alert">
+          <p>{problemMessage(error.problem, error.status, t)}</p>
+          <button type="button" className="button button--secondary" onClick={() => setAttempt((value) => value + 1)}>
+            {t("common.retry")}
+          </button>
+        </div>
+      ) : error ? (
+        <>
+          <Alert tone="error">{t("contact.link_invalid")}</Alert>
+          <p>{t("contact.link_invalid_next")}</p>
+          <p>
+            <Link className="button button--primary" to={next}>
+              {nextLabel}
+            </Link>
+          </p>
+        </>
+      ) : (
+        <>
+          <Alert tone="success">{t("contact.email_changed")}</Alert>
+          <p>{t("contact.email_changed_next")}</p>
+          <p>
+            <Link className="button button--primary" to={next}>
+              {nextLabel}
+            </Link>
+          </p>
+        </>
+      )}
+    </>
+  );
+}
