@@ -1,10 +1,12 @@
-"""The ops CLI (typer + rich). Exit codes: 0 done, 1 failed, 2 bad usage (unknown name or id)."""
+"""The ops CLI (typer + rich). Exit codes: 0 done, 1 failed (a store or Kafka unreachable), 2 bad usage
+(an unknown name, id, service, topic or stream; a position beyond the end). Errors go to stderr."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -15,20 +17,38 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from libs.events.cluster import DEFAULT_NAMESPACE
+from libs.events.eventlog import LogUnavailable
+from libs.events.kafka import KafkaConfig
 from libs.events.rebuild import DeadLetterNotFound, Operations, UnknownConsumer
 from libs.events.service.logs import configure_logging
-from services.ops.backend import BackendError, Mode, open_operations
+from services.analytics.sources import UnknownSource
+from services.ops import republish as republishing
+from services.ops.backend import (
+    BackendError,
+    Mode,
+    UsageError,
+    open_event_store,
+    open_operations,
+    service_of_stream,
+)
+from services.ops.tail import DEFAULT_WINDOW, EventFilter, Tailed, tail_stream, tail_topic
 
 T = TypeVar("T")
 
 console = Console(soft_wrap=True)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
-app = typer.Typer(help="Operations on the portal's projections, reactors and dead letters.", no_args_is_help=True)
+app = typer.Typer(
+    help="Operations on the portal's projections, reactors, dead letters, event streams and topics.",
+    no_args_is_help=True,
+)
 projections = typer.Typer(help="Projection status, rebuild and reset.", no_args_is_help=True)
 dead_letters = typer.Typer(help="Events a projection or reactor could not apply.", no_args_is_help=True)
+tail = typer.Typer(help="Print the events of a Kafka topic or of one stream.", no_args_is_help=True)
 app.add_typer(projections, name="projections")
 app.add_typer(dead_letters, name="dead-letters")
+app.add_typer(tail, name="tail")
 
 
 class Options:
@@ -42,15 +62,18 @@ def main(
     data_dir: Annotated[
         Path, typer.Option(envvar="PORTAL_DATA_DIR", help="The portal's data folder (embedded mode).")
     ] = Path("data"),
-    mode: Annotated[Mode, typer.Option(help="embedded: the SQLite files; cluster: Kafka + MongoDB (later).")] = (
-        Mode.embedded
-    ),
+    mode: Annotated[
+        Mode,
+        typer.Option(help="embedded: the SQLite files; cluster: the services' own stores (tail stream, republish)."),
+    ] = (Mode.embedded),
     grace: Annotated[
         float, typer.Option(min=0, help="Seconds between an alias switch and dropping the old version.")
     ] = 2.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the platform's logs.")] = False,
 ) -> None:
     configure_logging("console", "INFO" if verbose else "WARNING")
+    if not verbose:  # its connection errors reach the user as one clear message instead
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     Options.data_dir, Options.mode, Options.grace = data_dir, mode, grace
 
 
@@ -70,6 +93,18 @@ def run(action: Callable[[Operations], Awaitable[T]]) -> T:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     except BackendError as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+def run_tool(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs a command that works on an event store or Kafka (no service runtimes), with clear errors."""
+    try:
+        return asyncio.run(action())
+    except (UsageError, UnknownSource) as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except (BackendError, LogUnavailable) as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
 
@@ -228,3 +263,137 @@ def retry(
     else:
         errors.print(f"[red]still failing:[/red] {result.reason}")
     raise typer.Exit(1)
+
+
+# --- tail -----------------------------------------------------------------------------------------
+
+Bootstrap = Annotated[
+    str | None, typer.Option(envvar="KAFKA_BOOTSTRAP", help="Kafka bootstrap servers (host:port).", show_default=False)
+]
+Types = Annotated[list[str] | None, typer.Option("--type", help="Only events of this type (repeatable).")]
+Client = Annotated[str | None, typer.Option("--client", help="Only events of this client id (e.g. CL-1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="One envelope per line as JSON instead of a readable line.")]
+Follow = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")]
+
+
+def required_bootstrap(bootstrap: str | None) -> str:
+    if not bootstrap:
+        errors.print("[red]error:[/red] pass --bootstrap or set KAFKA_BOOTSTRAP")
+        raise typer.Exit(2)
+    return bootstrap
+
+
+def print_events(events: AsyncIterator[Tailed], as_json: bool) -> Callable[[], Coroutine[Any, Any, int]]:
+    async def action() -> int:
+        shown = 0
+        async for item in events:
+            console.out(item.as_json() if as_json else item.as_line(), highlight=False)
+            shown += 1
+        return shown
+
+    return action
+
+
+def run_tail(action: Callable[[], Coroutine[Any, Any, int]], what: str) -> None:
+    try:
+        shown = run_tool(action)
+    except KeyboardInterrupt:  # the way out of --follow
+        return
+    if shown == 0:
+        errors.print(f"no events {what}")
+
+
+@tail.command("topic")
+def tail_topic_command(
+    topic: Annotated[str, typer.Argument(help="e.g. leasing.billing.events")],
+    bootstrap: Bootstrap = None,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="From the first record instead of the recent ones.")
+    ] = False,
+    follow: Follow = False,
+    types: Types = None,
+    client: Client = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"At most N events. Without --from-beginning also the recent window: the last N (default "
+            f"{DEFAULT_WINDOW}) records of each partition, filtered, the last N of them shown in time order.",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print a topic's events without joining a consumer group: the recent ones (or all of them with
+    --from-beginning) up to the end seen at the start, then new ones with --follow."""
+    events = tail_topic(
+        required_bootstrap(bootstrap),
+        topic,
+        matches=EventFilter(frozenset(types or ()), client),
+        from_beginning=from_beginning,
+        follow=follow,
+        window=limit or DEFAULT_WINDOW,
+        limit=limit,
+    )
+    run_tail(print_events(events, as_json), f"in {topic} match" if types or client else f"in {topic}")
+
+
+@tail.command("stream")
+def tail_stream_command(
+    stream_id: Annotated[str, typer.Argument(metavar="STREAM", help="e.g. billing-invoice-<id>")],
+    follow: Follow = False,
+    types: Types = None,
+    client: Client = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N events (and at most N in all).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print one stream's events from its service's event store (--mode embedded: the data folder;
+    --mode cluster: EVENTSTORE_URI, or the dev-mode SQLite file in <SERVICE>_DATA_DIR)."""
+
+    async def action() -> int:
+        service = service_of_stream(stream_id)
+        async with open_event_store(Options.data_dir, Options.mode, service) as store:
+            matches = EventFilter(frozenset(types or ()), client)
+            events = tail_stream(store, stream_id, matches=matches, follow=follow, limit=limit)
+            return await print_events(events, as_json)()
+
+    run_tail(action, f"in {stream_id} match")
+
+
+# --- republish ------------------------------------------------------------------------------------
+
+
+@app.command("republish")
+def republish(
+    service: Annotated[str, typer.Argument(help="identity, contracts, billing, payments, notifications or profile.")],
+    from_position: Annotated[int, typer.Option(min=1, help="The first global position to send (included).")],
+    to_position: Annotated[
+        int | None, typer.Option(min=1, help="The last global position to send (included); default: the end.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    bootstrap: Bootstrap = None,
+    namespace: Annotated[
+        str, typer.Option(envvar="STREFA_NAMESPACE", help="Topic prefix: <namespace>.<service>.events.")
+    ] = DEFAULT_NAMESPACE,
+) -> None:
+    """Send SERVICE's stored events from a global position to its Kafka topic again, as the relay does.
+
+    Consumers deduplicate by event_id: projections skip events their documents already hold, reactors
+    derive what they cause from the cause's event_id, the analytics export skips exported event ids; so
+    read models do not change. For a topic that lost records, or a consumer that must see them again.
+    The relay's checkpoint is not touched. Positions are the events' global positions (`tail stream`).
+    """
+    config = KafkaConfig(required_bootstrap(bootstrap), namespace=namespace)
+
+    async def action() -> int:
+        async with open_event_store(Options.data_dir, Options.mode, service) as store:
+            span = await republishing.plan(store, config, service, from_position, to_position)
+            if not yes and not typer.confirm(
+                f"Send {service}'s events at positions {span.first}..{span.last} to {span.topic} again?"
+            ):
+                errors.print("nothing sent")
+                raise typer.Exit(1)
+            with progress_bar(f"republish {service}") as update:
+                return await republishing.republish(store, config, span, update)
+
+    sent = run_tool(action)
+    console.print(f"[green]re-sent[/green] {sent} events of {service} to {config.topic(service)}")
