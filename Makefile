@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8010
 PYTEST_ARGS ?=
 
-.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status cluster cluster-down cluster-status lock clean web web-test
+.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status cluster cluster-down cluster-status lock clean web web-test events-catalogue
 
 help:
 	@echo "make dev         run the portal with demo data on http://127.0.0.1:$(PORT) (SQLite under ./data)"
@@ -16,6 +16,7 @@ help:
 	@echo "make infra-up    start Kafka and FerretDB under .infra/ (make infra-down stops them)"
 	@echo "make cluster     one process per service on Kafka + FerretDB behind nginx on http://127.0.0.1:$(PORT)"
 	@echo "                 (make cluster-down stops it, make cluster-status shows it)"
+	@echo "make events-catalogue  regenerate the event catalogue in docs/events (AsyncAPI + JSON Schemas)"
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,10 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy libs services tests
+
+# The event catalogue for consumers (libs/events/catalogue.py); the contract tests check it is up to date.
+events-catalogue: install
+	$(BIN)/python -m libs.events.catalogue --out docs/events
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -22,6 +22,7 @@ from libs.events.schemas.identity import (
     ClientAccessChanged,
     ClientAccessGranted,
     ClientAccessRevoked,
+    PersonErased,
     SessionRevoked,
 )
 
@@ -73,7 +74,7 @@ def _keys(event: DomainEvent, _: RecordedEvent) -> list[str]:
     match event:
         case ClientAccessGranted() | ClientAccessChanged() | ClientAccessRevoked():
             return [f"grant:{event.account_id}:{event.client_id}"]
-        case AccountDeactivated() | AccountReactivated():
+        case AccountDeactivated() | AccountReactivated() | PersonErased():
             return [f"account:{event.account_id}"]
         case SessionRevoked():
             return [f"session:{event.session_id}"]
@@ -99,7 +100,7 @@ def _fold(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Documen
         case ClientAccessRevoked():
             base = doc or {"kind": "grant", "account_id": event.account_id, "client_id": event.client_id}
             return {**base, "scopes": [], "active": False}
-        case AccountDeactivated() | AccountReactivated():
+        case AccountDeactivated() | AccountReactivated() | PersonErased():
             return {"kind": "account", "account_id": event.account_id, "active": isinstance(event, AccountReactivated)}
         case SessionRevoked():
             return {"kind": "session", "account_id": event.account_id, "revoked": True, "reason": event.reason}
@@ -118,6 +119,7 @@ access_projection = Projection(
             ClientAccessRevoked,
             AccountDeactivated,
             AccountReactivated,
+            PersonErased,
             SessionRevoked,
         )
     ),

@@ -8,9 +8,11 @@ from typing import Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
+from opentelemetry.util.types import AttributeValue
 
 from libs.events.envelope import DomainEvent, EventContext, NewEvent, RecordedEvent
 from libs.events.registry import EventRegistry
+from libs.events.service.tracing import current_trace_context, tracer
 from libs.events.store import NO_STREAM, AppendResult, EventStore, WrongExpectedVersion
 
 S = TypeVar("S")
@@ -92,11 +94,8 @@ class CommandHandler:
                 if idempotency_key is not None
                 else [None] * len(events)
             )
-            batch = [
-                NewEvent.from_domain(event, context, event_id) for event, event_id in zip(events, ids, strict=True)
-            ]
             try:
-                result = await self._store.append(stream_id, batch, expected_version=version)
+                result = await self._append(aggregate.category, stream_id, events, ids, context, version)
             except WrongExpectedVersion:
                 if attempt == self._max_attempts:
                     raise
@@ -106,6 +105,30 @@ class CommandHandler:
                 state = aggregate.evolve(state, event)
             return Decision(state, events, result)
         raise AssertionError("unreachable")
+
+    async def _append(
+        self,
+        category: str,
+        stream_id: str,
+        events: Sequence[DomainEvent],
+        ids: Sequence[UUID | None],
+        context: EventContext,
+        expected_version: int,
+    ) -> AppendResult:
+        """Appends in a span of its own; the events store that span's trace context, so whatever reacts to
+        them continues this trace (the context's own trace context when tracing is off)."""
+        attributes: dict[str, AttributeValue] = {
+            "strefa.stream.id": stream_id,
+            "strefa.stream.expected_version": expected_version,
+            "strefa.event.types": [event.event_type for event in events],
+        }
+        with tracer.start_as_current_span(f"append {category}", attributes=attributes) as span:
+            traced = context.model_copy(update={"trace_context": current_trace_context() or context.trace_context})
+            batch = [NewEvent.from_domain(event, traced, event_id) for event, event_id in zip(events, ids, strict=True)]
+            result = await self._store.append(stream_id, batch, expected_version=expected_version)
+            span.set_attribute("strefa.stream.version", result.stream_version)
+            span.set_attribute("strefa.event.position", result.global_position)
+            return result
 
     def _replayed(
         self, recorded: Sequence[RecordedEvent], stream_id: str, idempotency_key: str, state: S

@@ -1,6 +1,6 @@
 """Cluster mode: one service per process on Kafka + a MongoDB-wire read-model store + its own event store.
 
-The process entry points (deploy/README.md, "Assumed process entry points"):
+The process entry points (deploy/README.md, "Process entry points"):
 
 - API: `python -m services.<name> --host 127.0.0.1 --port 8101` -> `serve_service(definition, ...)`;
 - relay: `python -m libs.events.relay --service <name>` -> `run_relay(name)`.
@@ -8,7 +8,8 @@ The process entry points (deploy/README.md, "Assumed process entry points"):
 Both read the service's `<NAME>_*` settings and the infrastructure variables:
 
 - `KAFKA_BOOTSTRAP` (required), `KAFKA_REPLICATION_FACTOR` (optional, default 1);
-- `MONGO_URI` (required); the database is `strefa_<name>`;
+- `MONGO_URI` (required); the database is `strefa_<name>`, and `strefa_vault` holds the key vault
+  every service shares (personal data, libs/events/pii.py);
 - `EVENTSTORE_URI` (optional): EventStoreDB/KurrentDB; without it the event store is a SQLite file
   `<NAME>_DATA_DIR/events.db`, allowed only in dev mode (`<NAME>_DEV_MODE=true`, the local cluster):
   outside dev mode the process refuses to start rather than keep events in a throwaway folder;
@@ -40,7 +41,7 @@ import uvicorn
 import libs.events.schemas  # noqa: F401  (registers every published event type)
 from libs.events.docstore import StoreUnavailable
 from libs.events.eventlog import EventLog, LogConsumer
-from libs.events.kafka import KafkaConfig, KafkaEventLog
+from libs.events.kafka import KafkaConfig, KafkaDeadLetters, KafkaEventLog
 from libs.events.mongo_docstore import MongoDocumentStore
 from libs.events.registry import EventRegistry, registry
 from libs.events.relay import Relay
@@ -48,11 +49,13 @@ from libs.events.sealed import NOTIFICATIONS_SEALING_KEY, load_or_create_private
 from libs.events.service.app import create_service_app
 from libs.events.service.auth import token_sha256
 from libs.events.service.logs import configure_logging
+from libs.events.service.metrics import configure_metrics
 from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
 from libs.events.service.settings import ServiceSettings
 from libs.events.service.tracing import configure_tracing
 from libs.events.sqlite_store import SqliteEventStore
 from libs.events.store import EventStore
+from libs.events.vault import MongoKeyVault
 
 log = structlog.get_logger(__name__)
 
@@ -143,16 +146,31 @@ class ClusterService:
         self.events = open_event_store(definition.name, settings, infra)
         self.documents = MongoDocumentStore(infra.mongo_uri, infra.database(definition.name))
         event_log = NamespacedEventLog(KafkaEventLog(infra.kafka), infra.namespace)
-        self.runtime = ServiceRuntime(definition, settings, self.events, self.documents, event_log, event_registry)
+        self.dead_letters = KafkaDeadLetters(infra.kafka)
+        self.vault = MongoKeyVault(infra.mongo_uri, infra.database("vault"))
+        self.runtime = ServiceRuntime(
+            definition,
+            settings,
+            self.events,
+            self.documents,
+            event_log,
+            event_registry,
+            dead_letter_sink=self.dead_letters,
+            vault=self.vault,
+        )
 
     async def open(self) -> None:
         """Opens the stores; a clear error (never a hang) when the read-model server cannot be reached."""
         await _open(self.events)
         await self.documents.open()
         await self.documents.ping()
+        await self.vault.open()
+        await self.vault.ping()
 
     async def close(self) -> None:
+        await self.dead_letters.close()
         await self.documents.close()
+        await self.vault.close()
         await _close(self.events)
 
 
@@ -165,6 +183,7 @@ async def serve_service(definition: ServiceDefinition, host: str, port: int) -> 
     settings = settings_for(definition)
     configure_logging(settings.log_format, settings.log_level)
     configure_tracing(f"strefa-{definition.name}", settings.otlp_endpoint)
+    configure_metrics(f"strefa-{definition.name}", settings.otlp_endpoint, settings.metrics_listen)
     node = ClusterService(definition, settings, ClusterInfra.from_env())
     await node.open()
     try:
@@ -187,6 +206,8 @@ async def run_relay(service: str) -> None:
     """The relay of one service (reads `<NAME>_DATA_DIR`, `<NAME>_DEV_MODE`, the infrastructure variables)."""
     settings = ServiceSettings(_env_prefix=f"{service.upper()}_")
     configure_logging(settings.log_format, settings.log_level)
+    configure_tracing(f"strefa-{service}-relay", settings.otlp_endpoint)
+    configure_metrics(f"strefa-{service}-relay", settings.otlp_endpoint, settings.metrics_listen)
     infra = ClusterInfra.from_env()
     store = open_event_store(service, settings, infra)
     await _open(store)

@@ -1,4 +1,5 @@
-"""The embedded default: a SQLite event store and a SQLite read-model store per service, one process."""
+"""The embedded default: a SQLite event store and a SQLite read-model store per service, one process,
+and one key vault for the personal data of all of them (its own file, apart from every event store)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
 from libs.events.service.settings import ServiceSettings
 from libs.events.sqlite_docstore import SqliteDocumentStore
 from libs.events.sqlite_store import SqliteEventStore
+from libs.events.vault import SqliteKeyVault
 
 
 class EmbeddedPlatform:
-    """Files under `data_dir/<service>/`: events.db (the event store) and readmodels.db."""
+    """Files under `data_dir/<service>/`: events.db (the event store) and readmodels.db; the key vault
+    in `data_dir/vault/keys.db`."""
 
     def __init__(self, data_dir: Path, services: Sequence[str]) -> None:
         self.data_dir = data_dir
         self.event_stores = {name: SqliteEventStore(data_dir / name / "events.db", name) for name in services}
         self.document_stores = {name: SqliteDocumentStore(data_dir / name / "readmodels.db") for name in services}
+        self.vault = SqliteKeyVault(data_dir / "vault" / "keys.db")
 
     async def open(self) -> None:
+        await self.vault.open()
         for store in self.event_stores.values():
             await store.open()
         for documents in self.document_stores.values():
@@ -32,6 +37,7 @@ class EmbeddedPlatform:
             await store.close()
         for documents in self.document_stores.values():
             await documents.close()
+        await self.vault.close()
 
     def runtime(
         self, definition: ServiceDefinition, settings: ServiceSettings, registry: EventRegistry
@@ -44,4 +50,5 @@ class EmbeddedPlatform:
             documents=documents,
             event_log=EmbeddedEventLog(self.event_stores, checkpoints=documents),
             registry=registry,
+            vault=self.vault,
         )

@@ -2,9 +2,10 @@
 
 Topics: `<namespace>.<service>.events` (namespace `leasing`), key = stream id so every stream stays in
 one partition and in order, value = the whole envelope as JSON (`RecordedEvent.to_json()`), headers in
-the CloudEvents Kafka binding style (`ce_*`) plus the W3C `traceparent`. Events get there through the
-relay of each service (relay.py). Retention is unlimited: the topics are the integration log that
-projections rebuild from.
+the CloudEvents Kafka binding style (`ce_*`) plus the W3C `traceparent` of the relay's publish span (a
+child of the trace context the event was stored with); a consumer reads the envelope with that header
+as its trace context. Events get there through the relay of each service (relay.py). Retention is
+unlimited: the topics are the integration log that projections rebuild from.
 
 Consumers commit offsets only after their read-model writes; whatever was not committed is delivered
 again, also within one consumer (a failed batch is fetched again from the committed offsets). A relay
@@ -33,6 +34,7 @@ from libs.events.eventlog import LogBatch, LogUnavailable
 log = structlog.get_logger(__name__)
 
 _MAX_ERROR_HEADER = 8192
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,11 @@ def new_producer(config: KafkaConfig) -> AIOKafkaProducer:
     )
 
 
-def event_headers(event: RecordedEvent, service: str) -> list[tuple[str, bytes]]:
-    """CloudEvents attributes (Kafka binding, `ce_` prefix) and the W3C trace context of the envelope."""
+def event_headers(
+    event: RecordedEvent, service: str, trace_context: Mapping[str, str] | None = None
+) -> list[tuple[str, bytes]]:
+    """CloudEvents attributes (Kafka binding, `ce_` prefix) and a W3C trace context: `trace_context` (the
+    relay's publish span) when given, else the envelope's."""
     headers = {
         "ce_specversion": "1.0",
         "ce_id": str(event.event_id),
@@ -117,10 +122,15 @@ def event_headers(event: RecordedEvent, service: str) -> list[tuple[str, bytes]]
         "ce_correlationid": str(event.correlation_id),
         "content-type": "application/json",
     }
-    for name in ("traceparent", "tracestate"):
-        if event.trace_context.get(name):
-            headers[name] = event.trace_context[name]
+    context = trace_context or event.trace_context
+    for name in TRACE_HEADERS:
+        if context.get(name):
+            headers[name] = context[name]
     return [(name, value.encode()) for name, value in headers.items()]
+
+
+def _delivered_trace_context(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {key: bytes(value).decode(errors="replace") for key, value in record.headers or () if key in TRACE_HEADERS}
 
 
 def encode_offsets(offsets: Mapping[int, int]) -> str:
@@ -208,8 +218,10 @@ class KafkaLogConsumer:
         self._uncommitted.clear()
 
     def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
+        """The envelope, its trace context the one it was delivered in (the relay's publish span, whose
+        parent is the stored one), so the consumer's span continues the trace under the publish."""
         try:
-            return RecordedEvent.from_json(record.value)
+            event = RecordedEvent.from_json(record.value)
         except (ValueError, ValidationError) as error:
             # Not an envelope at all: no consumer can apply it, and it cannot block the partition.
             log.error(
@@ -217,6 +229,10 @@ class KafkaLogConsumer:
                 offset=record.offset, error=str(error),
             )  # fmt: skip
             return None
+        delivered = _delivered_trace_context(record)
+        if delivered.get("traceparent") and delivered != event.trace_context:
+            return event.model_copy(update={"trace_context": delivered})
+        return event
 
     async def commit(self, batch: LogBatch) -> None:
         offsets: dict[TopicPartition, int] = {}

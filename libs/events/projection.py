@@ -11,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
+from opentelemetry.trace import Span, SpanKind
 
 from libs.events.docstore import Collection, Document, DocumentStore, Index, StoreUnavailable
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
 from libs.events.eventlog import LogBatch, LogConsumer, LogUnavailable
+from libs.events.pii import PersonalData
 from libs.events.registry import EventRegistry
+from libs.events.service import metrics
+from libs.events.service.tracing import event_span, mark_failed
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +103,12 @@ class ConsumerRunner:
     batch_size = 500
     idle_timeout = 0.5
     retry_delay = 1.0
+    service: str | None = None
+    """The service it runs in (ServiceRuntime sets it): names it in spans and metrics, as consumer names
+    repeat across services (every service has `access`)."""
+    personal: PersonalData | None = None
+    """Opens the personal fields of the events before decoding (ServiceRuntime sets it); the events
+    themselves, and so the dead letters, keep them sealed."""
 
     def __init__(
         self,
@@ -142,11 +153,11 @@ class ConsumerRunner:
     async def process(self, batch: LogBatch) -> None:
         decoded: list[tuple[RecordedEvent, DomainEvent]] = []
         failed: list[tuple[RecordedEvent, str]] = []
-        for event in batch.events:
-            if event.type not in self.handles:
-                continue
+        handled = [event for event in batch.events if event.type in self.handles]
+        opened = await self.personal.open(handled) if self.personal is not None else handled
+        for event, clear in zip(handled, opened, strict=True):
             try:
-                decoded.append((event, self.registry.decode(event)))
+                decoded.append((event, self.registry.decode(clear)))
             except (LookupError, ValueError) as error:
                 failed.append((event, str(error)))
         failed.extend(await self.handle(decoded))
@@ -157,6 +168,28 @@ class ConsumerRunner:
         self.status.checkpoints = dict(batch.checkpoints)
         self.status.updated_at = utc_now()
         await self.store.upsert_many(STATUS, [self.status.to_doc()])
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.service}.{self.name}" if self.service else self.name
+
+    @property
+    def metric_attributes(self) -> dict[str, str]:
+        return {"service": self.service or "", "consumer": self.name}
+
+    def consumer_span(self, verb: str, event: RecordedEvent) -> AbstractContextManager[Span]:
+        """The span of this consumer's handling of one event, in the event's trace (consumer kind)."""
+        return event_span(
+            f"{verb} {self.qualified_name}",
+            SpanKind.CONSUMER,
+            event,
+            {
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.consumer.group,
+                "strefa.consumer": self.qualified_name,
+                "strefa.event.source": event.source,
+            },
+        )
 
     async def _record_dead_letters(self, failed: Sequence[tuple[RecordedEvent, str]]) -> None:
         now = utc_now().isoformat()
@@ -180,8 +213,13 @@ class ConsumerRunner:
             await self.dead_letter_sink(self.name, failed)
         self.status.dead_letters += len(docs)
         self.status.last_error = failed[-1][1]
+        metrics.dead_letters.add(len(docs), self.metric_attributes)
         for event, reason in failed:
-            log.error("dead_letter", consumer=self.name, event_id=str(event.event_id), type=event.type, reason=reason)
+            with self.consumer_span("dead letter", event) as span:
+                mark_failed(span, reason)
+                log.error(
+                    "dead_letter", consumer=self.name, event_id=str(event.event_id), type=event.type, reason=reason
+                )
 
     async def run(self) -> None:
         await self.load_status()
@@ -199,8 +237,15 @@ class ConsumerRunner:
 
     async def current_status(self) -> ConsumerStatus:
         self.status.checkpoints = await self.consumer.checkpoints()
-        self.status.lag = await self.consumer.lag()
+        self.status.lag = await self.measure_lag()
         return self.status
+
+    async def measure_lag(self) -> dict[str, int]:
+        """Events not yet processed per source, also set on the `strefa.consumer.lag` gauge."""
+        lag = await self.consumer.lag()
+        for source, behind in lag.items():
+            metrics.consumer_lag.set(behind, {**self.metric_attributes, "source": source})
+        return lag
 
     def start(self) -> asyncio.Task[None]:
         self._task = asyncio.create_task(self.run(), name=f"consumer:{self.name}")
@@ -243,11 +288,14 @@ class ProjectionRunner(ConsumerRunner):
         docs: dict[str, Document] = await self.store.get_many(projection.collection, ids)
         changed: set[str] = set()
         for event, data, keys in touched:
-            try:
-                folded = {key: self._fold_one(docs.get(key), key, data, event) for key in keys}
-            except Exception as error:
-                failed.append((event, f"fold failed: {error!r}"))
-                continue
+            with self.consumer_span("apply", event) as span:
+                span.set_attribute("strefa.documents", keys)
+                try:
+                    folded = {key: self._fold_one(docs.get(key), key, data, event) for key in keys}
+                except Exception as error:
+                    failed.append((event, f"fold failed: {error!r}"))
+                    mark_failed(span, failed[-1][1])
+                    continue
             for key, doc in folded.items():
                 if doc is not None:
                     docs[key] = doc
@@ -282,13 +330,16 @@ class ReactorRunner(ConsumerRunner):
     async def handle(self, events: Sequence[tuple[RecordedEvent, DomainEvent]]) -> list[tuple[RecordedEvent, str]]:
         failed: list[tuple[RecordedEvent, str]] = []
         for event, data in events:
-            for attempt in range(1, self.attempts + 1):
-                try:
-                    await self.reactor.react(data, event)
-                    break
-                except Exception as error:
-                    if attempt == self.attempts:
-                        failed.append((event, f"reaction failed: {error!r}"))
-                    else:
-                        await asyncio.sleep(self.retry_delay * attempt)
+            with self.consumer_span("react", event) as span:
+                for attempt in range(1, self.attempts + 1):
+                    try:
+                        await self.reactor.react(data, event)
+                        break
+                    except Exception as error:
+                        span.record_exception(error, attributes={"strefa.attempt": attempt})
+                        if attempt == self.attempts:
+                            failed.append((event, f"reaction failed: {error!r}"))
+                            mark_failed(span, failed[-1][1])
+                        else:
+                            await asyncio.sleep(self.retry_delay * attempt)
         return failed

@@ -234,6 +234,7 @@ class Operations:
         consumer = runtime.event_log.consumer(group_name(ref.service, projection.name, version), projection.sources)
         await consumer.reset()
         filler = ProjectionRunner(replace(projection, collection=physical), consumer, raw, runtime.registry)
+        filler.personal = runtime.personal
         # dead letters under the projection's own name (same ids as the live runner's: no duplicates);
         # its own status document, removed once done
         filler.status = ConsumerStatus(f"{projection.name}@v{version}")
@@ -282,7 +283,7 @@ class Operations:
         raw = _raw(runtime.documents)
         event = RecordedEvent.model_validate(doc["event"])
         try:
-            data = runtime.registry.decode(event)
+            data = await runtime.decode(event)
         except (LookupError, ValueError) as error:
             return await _still_failing(raw, doc, str(error))
         if isinstance(runner, VersionedProjectionRunner):

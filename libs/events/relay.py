@@ -22,17 +22,22 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
+from opentelemetry.trace import Span, SpanKind
 
 from libs.events import jsonutil
 from libs.events.docstore import StoreUnavailable
 from libs.events.envelope import RecordedEvent, utc_now
 from libs.events.eventlog import LogUnavailable
 from libs.events.kafka import KafkaConfig, ensure_topics, event_headers, new_producer
+from libs.events.service import metrics
+from libs.events.service.tracing import mark_failed, start_event_span, trace_context_of
 from libs.events.sqlite_store import wait_for_signal
 from libs.events.store import EventStore
 
@@ -129,21 +134,51 @@ class Relay:
             self.published += len(events)
 
     async def _publish(self, events: list[RecordedEvent]) -> None:
+        acknowledgements = [await self._send(event) for event in events]
+        await asyncio.gather(*acknowledgements)  # raises if any send failed: the checkpoint stays
+        metrics.relay_published.add(len(events), self._attributes)
+
+    async def _send(self, event: RecordedEvent) -> asyncio.Future[RecordMetadata]:
+        """Sends one event in a producer span (a child of the event's stored trace context) that lasts until
+        Kafka acknowledges it; the span's context goes in the headers for the consumers to continue. An
+        event stored outside any trace is sent without one: a republished history starts no new traces."""
         assert self._producer is not None
-        acknowledgements = [
-            await self._producer.send(
+        if not event.trace_context.get("traceparent"):
+            untraced: asyncio.Future[RecordMetadata] = await self._producer.send(
                 self.topic,
                 value=event.to_json(),
                 key=event.stream_id.encode(),
                 headers=event_headers(event, self.service),
             )
-            for event in events
-        ]
-        await asyncio.gather(*acknowledgements)  # raises if any send failed: the checkpoint stays
+            return untraced
+        span = start_event_span(
+            f"publish {self.topic}",
+            SpanKind.PRODUCER,
+            event,
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.topic,
+                "messaging.kafka.message.key": event.stream_id,
+            },
+        )
+        try:
+            acknowledgement: asyncio.Future[RecordMetadata] = await self._producer.send(
+                self.topic,
+                value=event.to_json(),
+                key=event.stream_id.encode(),
+                headers=event_headers(event, self.service, trace_context_of(span)),
+            )
+        except BaseException as error:
+            mark_failed(span, repr(error))
+            span.end()
+            raise
+        acknowledgement.add_done_callback(partial(_end_publish_span, span))
+        return acknowledgement
 
     async def run(self) -> None:
         """Publishes forever; outages of Kafka or of the event store are waited out (unacknowledged
-        batches are sent again)."""
+        batches are sent again). After each round it measures its lag for the metrics."""
         while True:
             appended = self._append_signal()  # taken before reading, so no append is missed
             try:
@@ -151,8 +186,10 @@ class Relay:
             except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
                 log.warning("relay_waiting", service=self.service, error=repr(error))
                 await self.stop()  # a fresh idempotent producer: no sequence state from the failed batch
+                await self.measure_lag()
                 await asyncio.sleep(self.retry_delay)
                 continue
+            await self.measure_lag()
             if not sent:
                 if appended is None:
                     await asyncio.sleep(self.idle_wait)
@@ -167,10 +204,34 @@ class Relay:
     async def status(self) -> RelayStatus:
         head = await self.store.head_position()
         lag = max(0, (head or 0) - (self._position or 0))
+        metrics.relay_lag.set(lag, self._attributes)
         return RelayStatus(self.service, self.topic, self._position, head, lag, self.published)
+
+    async def measure_lag(self) -> None:
+        """Updates the relay lag gauge; while the event store is unreachable the last reading stays."""
+        try:
+            await self.status()
+        except (StoreUnavailable, TimeoutError) as error:
+            log.warning("relay_lag_unknown", service=self.service, error=repr(error))
+
+    @property
+    def _attributes(self) -> dict[str, str]:
+        return {"service": self.service, "topic": self.topic}
 
     async def lag(self) -> int:
         return (await self.status()).lag
+
+
+def _end_publish_span(span: Span, acknowledgement: asyncio.Future[RecordMetadata]) -> None:
+    if acknowledgement.cancelled():
+        mark_failed(span, "cancelled")
+    elif acknowledgement.exception() is not None:
+        mark_failed(span, repr(acknowledgement.exception()))
+    else:
+        written = acknowledgement.result()
+        span.set_attribute("messaging.destination.partition.id", str(written.partition))
+        span.set_attribute("messaging.kafka.offset", written.offset)
+    span.end()
 
 
 if __name__ == "__main__":  # `python -m libs.events.relay --service <name>` (libs/events/cluster.py)

@@ -24,6 +24,7 @@ from libs.events.sealed import NOTIFICATIONS_SEALING_KEY, load_or_create_private
 from libs.events.service.app import create_service_app
 from libs.events.service.auth import token_sha256
 from libs.events.service.logs import configure_logging
+from libs.events.service.metrics import configure_metrics
 from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
 from libs.events.service.tracing import configure_tracing
 from services.billing.service import definition as billing
@@ -46,6 +47,8 @@ class PortalSettings(BaseSettings):
     log_format: str = "console"
     log_level: str = "INFO"
     otlp_endpoint: str | None = None
+    metrics_listen: str | None = None
+    """host:port of the Prometheus scrape endpoint (GET /metrics), e.g. 127.0.0.1:9464; unset: none."""
     web_dist: Path = Path(__file__).resolve().parents[2] / "web" / "dist"
     """The built portal (`make web`), served at / with index.html for every other non-API path."""
 
@@ -185,4 +188,5 @@ def create_app() -> FastAPI:
     settings = PortalSettings()
     configure_logging(settings.log_format, settings.log_level)
     configure_tracing("strefa-portal", settings.otlp_endpoint)
+    configure_metrics("strefa-portal", settings.otlp_endpoint, settings.metrics_listen)
     return EmbeddedPortal(settings).app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Header, Query, Request, status
@@ -17,6 +18,7 @@ from libs.events.service.runtime import ServiceRuntime
 from services.identity.context import identity_of
 from services.identity.domain import Person, Provision, SetPasswordForDemo, account
 from services.identity.emails import account_for_provisioning, login_account
+from services.identity.erasure import erase_person
 from services.identity.inputs import DemoActivateIn, Email, ProvisionIn
 from services.identity.passwords import check_policy
 from services.identity.projections import ACCOUNTS, GRANTS
@@ -61,6 +63,15 @@ async def find_account(email: Annotated[Email, Query()], runtime: Runtime, _: Ba
     doc = public(found[0])
     grants = await runtime.documents.find(GRANTS, {"account_id": doc["account_id"]}, sort=[("_id", 1)])
     return {**doc, "grants": [public(grant) for grant in grants]}
+
+
+@backoffice.post("/accounts/{account_id}/erasure")
+async def erase(account_id: UUID, runtime: Runtime, actor: BackOffice) -> dict[str, Any]:
+    """Erases the person's personal data (GDPR Art. 17): its names, e-mails and phones read "[erased]"
+    in every event, read models drop them, it never logs in again. Its clients' invoices and payments
+    stay. Repeating it is harmless; 404 `account_not_found` for an unknown account."""
+    erasure = await erase_person(runtime, str(account_id), actor)
+    return {"account_id": erasure.account_id, "status": "erased", "already_erased": erasure.already_erased}
 
 
 async def activate_for_demo(runtime: ServiceRuntime, email: str, password: str, actor: str) -> str:

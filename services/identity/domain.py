@@ -7,6 +7,9 @@ the handler generated or computed: only hashes ever reach an event. Two aggregat
   may act for and with which scopes, activation (code, link, password), failed logins, and the
   sessions it started (so a password change or a deactivation can end them all, consistently);
 - the session (`identity-session-<id>`): the rotation of its refresh token and its active client.
+
+An erased account (PersonErased, GDPR Art. 17) refuses every command but a repeated erasure: its
+events still fold, their personal fields reading "[erased]" (libs/events/pii.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from libs.events import Aggregate, Conflict, DomainError, DomainEvent, Forbidden, NotFound
 from libs.events.errors import Invalid, TooManyRequests, Unauthenticated
+from libs.events.pii import contact_subject
 from libs.events.schemas.identity import (
     AccountActivated,
     AccountDeactivated,
@@ -40,6 +44,7 @@ from libs.events.schemas.identity import (
     LoginEmailReserved,
     LoginFailed,
     PasswordChanged,
+    PersonErased,
     PhoneChangeCodeRejected,
     PhoneChanged,
     PhoneChangeRequested,
@@ -207,11 +212,16 @@ class Account:
     pending_email: PendingEmail | None = None
     pending_phone: PendingPhone | None = None
     phone_code_days: tuple[date, ...] = ()
+    addresses: tuple[str, ...] = ()
+    """Every login e-mail it had (provisioned with, then confirmed changes): contracts may name any."""
+    erased: PersonErased | None = None
 
     @property
-    def status(self) -> Literal["none", "provisioned", "active", "deactivated"]:
+    def status(self) -> Literal["none", "provisioned", "active", "deactivated", "erased"]:
         if self.person is None:
             return "none"
+        if self.erased is not None:
+            return "erased"
         if self.deactivated:
             return "deactivated"
         return "active" if self.password_hash is not None else "provisioned"
@@ -390,6 +400,15 @@ class ConfirmPhoneChange:
     session_id: str
 
 
+@dataclass(frozen=True)
+class ErasePerson:
+    """GDPR Art. 17: the person's data goes, its sessions and access end. Its clients' invoices and
+    payments stay: they are the client's, and hold no personal data of it."""
+
+    now: datetime
+    erased_by: str
+
+
 AccountCommand = (
     Provision
     | CreateSubAccount
@@ -406,6 +425,7 @@ AccountCommand = (
     | ConfirmEmailChange
     | RequestPhoneChange
     | ConfirmPhoneChange
+    | ErasePerson
 )
 
 INVALID_CREDENTIALS = ("invalid_credentials", "wrong e-mail or password")
@@ -439,7 +459,13 @@ def refuse_link() -> ActivationRefused:
 
 
 def decide(state: Account, command: AccountCommand) -> Sequence[DomainEvent]:
+    if state.erased is not None:
+        if isinstance(command, ErasePerson):
+            return []  # erased already: repeating it is harmless
+        raise NotFound("account_not_found", "no such account")
     match command:
+        case ErasePerson():
+            return _erase(state, command)
         case Provision():
             return _provision(state, command)
         case CreateSubAccount():
@@ -492,6 +518,29 @@ def _id(state: Account) -> str:
     if state.account_id is None:
         raise NotFound("account_not_found", "no such account")
     return state.account_id
+
+
+def _erase(state: Account, command: ErasePerson) -> list[DomainEvent]:
+    if state.person is None:
+        raise NotFound("account_not_found", "no such account")
+    account_id = _id(state)
+    return [
+        *(
+            SessionRevoked(session_id=sid, account_id=account_id, reason="erased")
+            for sid in state.live_sessions(command.now)
+        ),
+        *(
+            ClientAccessRevoked(account_id=account_id, client_id=grant.client_id, revoked_by=command.erased_by)
+            for grant in state.active_grants()
+        ),
+        PersonErased(
+            account_id=account_id,
+            client_ids=tuple(sorted(state.grants)),
+            contact_subjects=tuple(dict.fromkeys(contact_subject(address) for address in state.addresses)),
+            erased_by=command.erased_by,
+            erased_at=command.now,
+        ),
+    ]
 
 
 def _provision(state: Account, command: Provision) -> list[DomainEvent]:
@@ -798,7 +847,7 @@ def evolve(state: Account, event: DomainEvent) -> Account:
     match event:
         case AccountProvisioned():
             person = Person(event.first_name, event.last_name, str(event.email), event.phone)
-            return replace(state, account_id=event.account_id, person=person)
+            return replace(state, account_id=event.account_id, person=person, addresses=(str(event.email),))
         case SubAccountCreated():
             grant = Grant(event.client_id, "", event.scopes, event.contract_ids, False, event.created_by)
             return replace(state, grants={**state.grants, event.client_id: grant})
@@ -813,6 +862,8 @@ def evolve(state: Account, event: DomainEvent) -> Account:
             return _with_grant(state, event.client_id, active=False)
         case AccountDeactivated():
             return replace(state, deactivated=True)
+        case PersonErased():
+            return replace(state, erased=event)
         case AccountReactivated():
             return replace(state, deactivated=False)
         case LoginEmailChangeRequested():
@@ -822,7 +873,12 @@ def evolve(state: Account, event: DomainEvent) -> Account:
             return replace(state, pending_email=requested)
         case LoginEmailChanged() if state.person is not None:
             pending = replace(state.pending_email, spent=True) if state.pending_email is not None else None
-            return replace(state, person=replace(state.person, email=str(event.new_email)), pending_email=pending)
+            return replace(
+                state,
+                person=replace(state.person, email=str(event.new_email)),
+                pending_email=pending,
+                addresses=(*state.addresses, str(event.new_email)),
+            )
         case PhoneChangeRequested():
             day = warsaw_date(event.expires_at - timedelta(microseconds=1))
             pending_phone = PendingPhone(event.new_phone, event.code_hash, event.expires_at)

@@ -1,8 +1,11 @@
-"""Identity's read models: pure folds. No hash, code or token is ever copied into them."""
+"""Identity's read models: pure folds. No hash, code or token is ever copied into them.
+
+PersonErased leaves an account a tombstone without personal data (status "erased")."""
 
 from __future__ import annotations
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
+from libs.events.pii import ERASED, is_erased
 from libs.events.schemas.contracts import ContractRegistered
 from libs.events.schemas.identity import (
     AccountActivated,
@@ -13,6 +16,7 @@ from libs.events.schemas.identity import (
     ClientAccessGranted,
     ClientAccessRevoked,
     LoginEmailChanged,
+    PersonErased,
     PhoneChanged,
     SessionClientSwitched,
     SessionRefreshed,
@@ -31,6 +35,11 @@ def _types(*classes: type[DomainEvent]) -> frozenset[str]:
     return frozenset(cls.event_type for cls in classes)
 
 
+def _email(account_id: str, email: str) -> str:
+    """The address; once erased, still a value of its own: `email` has a unique index."""
+    return f"{ERASED}:{account_id}" if is_erased(email) else email
+
+
 def _fold_account(doc: Document | None, event: DomainEvent, recorded: RecordedEvent) -> Document:
     at = recorded.occurred_at.isoformat()
     base = doc or {}
@@ -39,7 +48,7 @@ def _fold_account(doc: Document | None, event: DomainEvent, recorded: RecordedEv
             return {
                 **base,
                 "account_id": event.account_id,
-                "email": str(event.email),
+                "email": _email(event.account_id, str(event.email)),
                 "first_name": event.first_name,
                 "last_name": event.last_name,
                 "phone": event.phone,
@@ -54,9 +63,12 @@ def _fold_account(doc: Document | None, event: DomainEvent, recorded: RecordedEv
         case AccountReactivated():
             return {**base, "status": "active" if base.get("activated_at") else "provisioned", "deactivated_at": None}
         case LoginEmailChanged():
-            return {**base, "email": str(event.new_email), "email_changed_at": at}
+            return {**base, "email": _email(event.account_id, str(event.new_email)), "email_changed_at": at}
         case PhoneChanged():
             return {**base, "phone": event.new_phone, "phone_changed_at": at}
+        case PersonErased():
+            kept = {key: value for key, value in base.items() if key not in ("first_name", "last_name", "phone")}
+            return {**kept, "email": _email(event.account_id, ERASED), "status": "erased", "erased_at": at}
     return base
 
 
@@ -65,7 +77,13 @@ accounts = Projection(
     collection=ACCOUNTS,
     sources=("identity",),
     handles=_types(
-        AccountProvisioned, AccountActivated, AccountDeactivated, AccountReactivated, LoginEmailChanged, PhoneChanged
+        AccountProvisioned,
+        AccountActivated,
+        AccountDeactivated,
+        AccountReactivated,
+        LoginEmailChanged,
+        PhoneChanged,
+        PersonErased,
     ),
     keys=lambda event, _: [getattr(event, "account_id", "")],
     fold=_fold_account,

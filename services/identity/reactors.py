@@ -1,7 +1,8 @@
 """Provisioning: every contact person of a registered contract may act for the contract's client.
 
 Idempotent: the events' ids derive from the causing event's id and the person's index, so a
-redelivered ContractRegistered appends nothing.
+redelivered ContractRegistered appends nothing. A contact person since erased (its data reads
+"[erased]") is not provisioned again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import structlog
 
 from libs.events import DomainEvent, Reactor, RecordedEvent
 from libs.events.access import ALL_SCOPES
+from libs.events.pii import is_erased
 from libs.events.schemas.contracts import ContractRegistered
 from libs.events.service.runtime import ServiceRuntime
 from services.identity.context import identity_of
@@ -28,6 +30,8 @@ def provisioning(runtime: ServiceRuntime) -> Reactor:
         locks = identity_of(runtime).locks
         context = recorded.context().model_copy(update={"client_id": event.client.client_id})
         for index, contact in enumerate(event.contact_persons):
+            if is_erased(contact.email):
+                continue
             account_id = await account_for_provisioning(runtime, str(contact.email), context)
             command = Provision(
                 account_id=account_id,

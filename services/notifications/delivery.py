@@ -40,6 +40,7 @@ from libs.events.envelope import DomainEvent, RecordedEvent
 from libs.events.projection import Reactor
 from libs.events.schemas.notifications import FailureReason, NotificationFailed, NotificationSent, notification_id_for
 from libs.events.sealed import CannotUnseal, NotificationRequest, SealedMessage, unseal
+from libs.events.service import metrics
 from services.notifications.domain import RecordOutcome, mask_recipient, notification, redact
 from services.notifications.ports import DeliveryError, NotConfigured, OutgoingMessage, Sender
 from services.notifications.templates import TemplateError, Templates
@@ -232,6 +233,14 @@ class Deliveries:
             provider_message_id, attempts = await self._send(sender, message, request, bound)
         except _Failure as failure:
             detail = redact(failure.error, *_secrets_of(request))
+            metrics.notification_failures.add(
+                1,
+                {
+                    "channel": (request.channel if request else failure.channel) or "unknown",
+                    "template": (request.template if request else failure.template) or "unknown",
+                    "reason": failure.reason,
+                },
+            )
             bound.warning(
                 "notification_failed",
                 reason=failure.reason,
@@ -256,6 +265,9 @@ class Deliveries:
             )
         recipient = mask_recipient(request.channel, request.to)
         bound.info("notification_sent", template=request.template, recipient=recipient, attempts=attempts)
+        metrics.notifications_sent.add(
+            1, {"channel": request.channel, "template": request.template, "provider": sender.name}
+        )
         return NotificationSent(
             notification_id=notification_id,
             cause_event_id=recorded.event_id,

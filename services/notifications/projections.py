@@ -14,7 +14,7 @@ code, a link or a message.
 from __future__ import annotations
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
-from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PhoneChanged
+from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PersonErased, PhoneChanged
 from libs.events.schemas.notifications import NotificationFailed, NotificationSent
 from libs.events.schemas.profile import EInvoiceConsentGiven, EInvoiceConsentWithdrawn, EInvoiceEmailChanged
 
@@ -65,7 +65,7 @@ notification_log = Projection(
 )
 
 
-_ACCOUNT_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged)
+_ACCOUNT_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged, PersonErased)
 
 
 def _fold_account(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
@@ -82,6 +82,8 @@ def _fold_account(doc: Document | None, event: DomainEvent, _: RecordedEvent) ->
             return {**current, "account_id": event.account_id, "email": str(event.new_email)}
         case PhoneChanged():
             return {**current, "account_id": event.account_id, "phone": event.new_phone}
+        case PersonErased():  # nothing left to write to: the person's messages fail as recipient_unknown
+            return {"account_id": event.account_id, "erased": True}
     return current
 
 

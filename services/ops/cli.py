@@ -32,6 +32,7 @@ from services.ops.backend import (
     open_operations,
     service_of_stream,
 )
+from services.ops.erasure import erase_person
 from services.ops.tail import DEFAULT_WINDOW, EventFilter, Tailed, tail_stream, tail_topic
 
 T = TypeVar("T")
@@ -49,6 +50,7 @@ tail = typer.Typer(help="Print the events of a Kafka topic or of one stream.", n
 app.add_typer(projections, name="projections")
 app.add_typer(dead_letters, name="dead-letters")
 app.add_typer(tail, name="tail")
+app.command("erase-person")(erase_person)
 
 
 class Options:

@@ -78,7 +78,7 @@ async def status_notification(
 ) -> SealedMessage | None:
     """The e-mail telling the person who filed a request of its new status; None if profile has no address."""
     person = await runtime.documents.get(PERSONS, submitted.submitted_by)
-    if person is None:
+    if person is None or person.get("erased"):
         log.warning("request_notification_recipient_unknown", request_id=submitted.request_id)
         return None
     settings = settings_of(runtime)

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
+from libs.events.pii import contact_subject, is_erased
 from libs.events.schemas.contracts import ContractRegistered
-from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PhoneChanged
+from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PersonErased, PhoneChanged
 from libs.events.schemas.profile import (
     ContactDataChanged,
     EInvoiceConfirmationRequested,
@@ -68,12 +69,16 @@ def _company_keys(event: DomainEvent, _: RecordedEvent) -> list[str]:
             return [event.client.client_id]
         case ContactDataChanged():
             return [event.client_id]
+        case PersonErased():
+            return list(event.client_ids)
     return []
 
 
 def _contact_persons(doc: Document, event: ContractRegistered) -> list[Document]:
     persons = {person["email"].casefold(): person for person in doc.get("contact_persons", [])}
     for person in event.contact_persons:
+        if is_erased(person.email):
+            continue
         known = persons.get(person.email.casefold(), {"contracts": []})
         persons[person.email.casefold()] = {
             **person.model_dump(mode="json"),
@@ -103,14 +108,18 @@ def _fold_company(doc: Document | None, event: DomainEvent, _: RecordedEvent) ->
                 "contact_changed_at": event.changed_at.isoformat(),
                 "contact_history": _keep(doc.get("contact_history", []), change),
             }
+        case PersonErased():
+            erased = set(event.contact_subjects)
+            persons = doc.get("contact_persons", [])
+            return {**doc, "contact_persons": [p for p in persons if contact_subject(p["email"]) not in erased]}
     return doc
 
 
 companies = Projection(
     name="companies",
     collection=COMPANIES,
-    sources=("contracts", "profile"),
-    handles=frozenset({ContractRegistered.event_type, ContactDataChanged.event_type}),
+    sources=("contracts", "profile", "identity"),
+    handles=frozenset({ContractRegistered.event_type, ContactDataChanged.event_type, PersonErased.event_type}),
     keys=_company_keys,
     fold=_fold_company,
 )
@@ -118,7 +127,7 @@ companies = Projection(
 
 # --- persons: as identity provisioned them (login e-mail, phone: as last confirmed); their additional data per client
 
-PERSON_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged)
+PERSON_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged, PersonErased)
 
 
 def _fold_person(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
@@ -135,6 +144,8 @@ def _fold_person(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> 
             return {**(doc or {}), "account_id": event.account_id, "email": event.new_email}
         case PhoneChanged():
             return {**(doc or {}), "account_id": event.account_id, "phone": event.new_phone}
+        case PersonErased():
+            return {"account_id": event.account_id, "erased": True}
     raise TypeError(f"not a person event: {event!r}")
 
 
@@ -149,24 +160,37 @@ persons = Projection(
 
 
 def _fold_person_contact(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
-    assert isinstance(event, PersonContactDataChanged)
-    return {
-        "client_id": event.client_id,
-        "account_id": event.account_id,
-        "contact": event.contact.model_dump(mode="json"),
-        "changed_by": event.changed_by,
-        "changed_at": event.changed_at.isoformat(),
-    }
+    match event:
+        case PersonErased():
+            return {"account_id": event.account_id, "erased": True}
+        case PersonContactDataChanged() if doc is not None and doc.get("erased"):
+            return doc  # identity's erasure was folded first: the data reads "[erased]" anyway
+        case PersonContactDataChanged():
+            return {
+                "client_id": event.client_id,
+                "account_id": event.account_id,
+                "contact": event.contact.model_dump(mode="json"),
+                "changed_by": event.changed_by,
+                "changed_at": event.changed_at.isoformat(),
+            }
+    raise TypeError(f"not a person contact event: {event!r}")
+
+
+def _person_contact_keys(event: DomainEvent, _: RecordedEvent) -> list[str]:
+    match event:
+        case PersonContactDataChanged():
+            return [person_key(event.client_id, event.account_id)]
+        case PersonErased():
+            return [person_key(client_id, event.account_id) for client_id in event.client_ids]
+    return []
 
 
 person_contacts = Projection(
     name="person_contacts",
     collection=PERSON_CONTACTS,
-    sources=("profile",),
-    handles=frozenset({PersonContactDataChanged.event_type}),
-    keys=lambda event, _: (
-        [person_key(event.client_id, event.account_id)] if isinstance(event, PersonContactDataChanged) else []
-    ),
+    sources=("profile", "identity"),
+    handles=frozenset({PersonContactDataChanged.event_type, PersonErased.event_type}),
+    keys=_person_contact_keys,
     fold=_fold_person_contact,
 )
 

@@ -49,7 +49,7 @@ async def test_every_service_answers_health_readiness_and_openapi(portal: Portal
     assert (await portal.http.get(f"/api/{service}/healthz")).json() == {"status": "ok", "service": service}
     ready = await portal.http.get(f"/api/{service}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok"}
+    assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok", "key_vault": "ok"}
     openapi = await portal.http.get(f"/api/{service}/openapi.json")
     assert openapi.status_code == 200
     assert openapi.json()["info"]["title"].endswith(service)
@@ -77,7 +77,7 @@ async def _has(portal: Portal, contract_id: str) -> bool:
 
 async def test_the_event_carries_the_envelope_and_normalized_values(portal: Portal) -> None:
     await portal.http.post("/api/contracts/backoffice/contracts", json=contract(), headers=portal.backoffice)
-    (event,) = await portal.portal.platform.event_stores["contracts"].read_all()
+    (event,) = await portal.portal.runtimes["contracts"].events.read_all()  # contact persons opened
     assert event.type == "ContractRegistered"
     assert event.version == 1
     assert event.stream_id.startswith("contracts-contract-")

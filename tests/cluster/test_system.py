@@ -162,7 +162,7 @@ async def cluster(servers: tuple[str, str], tmp_path: Path) -> AsyncIterator[Clu
         _stop(cluster.processes)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(delete_namespace(infra.kafka), 30)
-        for name in SERVICE_NAMES:
+        for name in (*SERVICE_NAMES, "vault"):
             store = await MongoDocumentStore(mongo_uri, infra.database(name)).open()
             with contextlib.suppress(StoreUnavailable):
                 await store.drop_database()
@@ -200,7 +200,10 @@ async def test_a_contract_registered_in_contracts_provisions_an_account_in_ident
             assert health.json() == {"status": "ok", "service": name}
             assert health.headers["x-content-type-options"] == "nosniff"  # nginx's security headers
             ready = await http.get(f"/api/{name}/readyz")
-            assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok"}, (name, ready.text)
+            assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok", "key_vault": "ok"}, (
+                name,
+                ready.text,
+            )
 
         email = f"ewa.{uuid4().hex[:8]}@klaster.pl"
         registered = await http.post(

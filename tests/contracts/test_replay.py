@@ -43,6 +43,7 @@ async def _replay(zone: Zone, documents: DocumentStore, group: str) -> None:
         await documents.ensure(projection.collection)
         consumer = log.consumer(f"{group}.{projection.name}", projection.sources)
         runner = ProjectionRunner(projection, consumer, documents, registry)
+        runner.personal = zone.runtime.personal  # opens the contact persons, as the service's runners do
         while await runner.run_once():
             pass
 

@@ -59,7 +59,8 @@ class Zone:
         self.runtime.clock = lambda: moment
 
     async def events(self, *types: str, service: str = "identity") -> list[RecordedEvent]:
-        store = self.portal.platform.event_stores[service]
+        """The service's events as it reads them: personal fields opened (stored sealed, libs/events/pii.py)."""
+        store = self.portal.runtimes[service].events
         found: list[RecordedEvent] = []
         after: int | None = None
         while batch := await store.read_all(after=after):

@@ -95,7 +95,8 @@ class World:
         return contract_id
 
     async def events(self, *types: str) -> list[RecordedEvent]:
-        recorded = await self.portal.portal.platform.event_stores["profile"].read_all()
+        """Profile's events as it reads them: personal fields opened (stored sealed, libs/events/pii.py)."""
+        recorded = await self.runtime.events.read_all()
         return [event for event in recorded if not types or event.type in types]
 
     async def settled(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 
 from libs.events.envelope import DomainEvent
+from libs.events.pii import Personal, Subject, contact_subject
 from libs.events.registry import registry
 from libs.events.schemas.common import Currency, Money
 
@@ -21,12 +22,16 @@ class Party(BaseModel):
 
 
 class ContactPerson(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """A natural person (the client's is a company): `Personal`, sealed with a key derived from the
+    address, which identity deletes when it erases the account logging in with it."""
 
-    first_name: str
-    last_name: str
-    email: EmailStr
-    phone: str
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    data_subject: ClassVar[Subject] = Subject("email", derive=contact_subject)
+
+    first_name: Annotated[str, Personal]
+    last_name: Annotated[str, Personal]
+    email: Annotated[EmailStr, Personal]
+    phone: Annotated[str, Personal]
     """E.164, e.g. +48601234567."""
 
 

@@ -4,17 +4,25 @@ No secret travels here in plain text: codes, link tokens and passwords appear on
 what notifications must send (the code, the link) travels as a SealedMessage only notifications can
 open. The access events (grants, scopes, sessions, deactivation) are what every service folds into
 its `_access` read model to honour revocation on the next request.
+
+A person's names, e-mails and phones are `Personal` (libs/events/pii.py): stored and published sealed
+with the account's key, they read "[erased]" once PersonErased deleted it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, ClassVar
 
-from pydantic import EmailStr
+from pydantic import AwareDatetime, EmailStr
 
 from libs.events.envelope import DomainEvent
+from libs.events.pii import Personal, Subject
 from libs.events.registry import registry
 from libs.events.sealed import SealedMessage
+
+BY_ACCOUNT: Subject = Subject("account_id")
+"""The personal data of these events is the person's whose account it is."""
 
 
 @registry.register
@@ -23,12 +31,13 @@ class AccountProvisioned(DomainEvent):
 
     event_type = "AccountProvisioned"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
-    email: EmailStr
-    phone: str
-    first_name: str
-    last_name: str
+    email: Annotated[EmailStr, Personal]
+    phone: Annotated[str, Personal]
+    first_name: Annotated[str, Personal]
+    last_name: Annotated[str, Personal]
     source: str
     """"contract:<contract id>", "backoffice" or "subaccount:<creator account id>"."""
 
@@ -235,9 +244,10 @@ class LoginEmailChangeRequested(DomainEvent):
 
     event_type = "LoginEmailChangeRequested"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
-    new_email: EmailStr
+    new_email: Annotated[EmailStr, Personal]
     token_hash: str
     expires_at: datetime
     requested_in_session: str
@@ -252,10 +262,11 @@ class LoginEmailChanged(DomainEvent):
 
     event_type = "LoginEmailChanged"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
-    old_email: EmailStr
-    new_email: EmailStr
+    old_email: Annotated[EmailStr, Personal]
+    new_email: Annotated[EmailStr, Personal]
 
 
 @registry.register
@@ -265,9 +276,10 @@ class PhoneChangeRequested(DomainEvent):
 
     event_type = "PhoneChangeRequested"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
-    new_phone: str
+    new_phone: Annotated[str, Personal]
     code_hash: str
     expires_at: datetime
     notification: SealedMessage
@@ -289,10 +301,11 @@ class PhoneChanged(DomainEvent):
 
     event_type = "PhoneChanged"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
-    old_phone: str
-    new_phone: str
+    old_phone: Annotated[str, Personal]
+    new_phone: Annotated[str, Personal]
 
 
 @registry.register
@@ -315,8 +328,9 @@ class LoginEmailReserved(DomainEvent):
 
     event_type = "LoginEmailReserved"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
-    email: EmailStr
+    email: Annotated[EmailStr, Personal]
     account_id: str
 
 
@@ -326,6 +340,29 @@ class LoginEmailReleased(DomainEvent):
 
     event_type = "LoginEmailReleased"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
-    email: EmailStr
+    email: Annotated[EmailStr, Personal]
     account_id: str
+
+
+# ------------------------------------------------------------------------------------------- erasure
+
+
+@registry.register
+class PersonErased(DomainEvent):
+    """The person's personal data is erased (GDPR Art. 17): its keys are deleted, so the names, e-mails
+    and phones in its events read "[erased]"; every read model drops what it held about the person; the
+    account never logs in again. Invoices, payments and contracts stay (they are the client's). Holds no
+    personal data itself."""
+
+    event_type = "PersonErased"
+    schema_version = 1
+
+    account_id: str
+    client_ids: tuple[str, ...]
+    """Every client the person could act for: read models kept per client and person hold its data."""
+    contact_subjects: tuple[str, ...]
+    """`pii.contact_subject` of every login e-mail the account had: contracts name contact persons under these."""
+    erased_by: str
+    erased_at: AwareDatetime

@@ -11,17 +11,21 @@ clears it. Only confirmed addresses ever appear in those three events. A pending
 
 No secret travels in plain text: the confirmation link's token is stored as its SHA-256 only, and what
 notifications must send (the link, a status notice) travels as a SealedMessage only notifications can open.
+
+A person's work e-mail and phone are `Personal` (libs/events/pii.py), sealed with its account's key. The
+company's contact data and e-invoice address are the client's, not a natural person's: kept readable.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 
 from libs.events.blobs import BlobRef
 from libs.events.envelope import DomainEvent
+from libs.events.pii import Personal, Subject
 from libs.events.registry import registry
 from libs.events.sealed import SealedMessage
 
@@ -57,9 +61,9 @@ class PersonContact(BaseModel):
 
     position: str | None = None
     department: str | None = None
-    work_phone: str | None = None
+    work_phone: Annotated[str | None, Personal] = None
     """E.164."""
-    work_email: EmailStr | None = None
+    work_email: Annotated[EmailStr | None, Personal] = None
 
 
 @registry.register
@@ -81,6 +85,7 @@ class ContactDataChanged(DomainEvent):
 class PersonContactDataChanged(DomainEvent):
     event_type = "PersonContactDataChanged"
     schema_version = 1
+    data_subject: ClassVar[Subject] = Subject("account_id")
 
     client_id: str
     account_id: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,14 +14,17 @@ from fastapi import APIRouter
 
 from libs.events.access import access_projection
 from libs.events.aggregate import CommandHandler
-from libs.events.docstore import DocumentStore
-from libs.events.envelope import utc_now
-from libs.events.eventlog import EventLog, LogConsumer
-from libs.events.projection import ConsumerRunner, Projection, Reactor, ReactorRunner
+from libs.events.docstore import DocumentStore, StoreUnavailable
+from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
+from libs.events.eventlog import EventLog, LogConsumer, LogUnavailable
+from libs.events.pii import PersonalData, PersonalDataStore
+from libs.events.projection import ConsumerRunner, DeadLetterSink, Projection, Reactor, ReactorRunner
 from libs.events.registry import EventRegistry
+from libs.events.service import metrics
 from libs.events.service.settings import ServiceSettings
 from libs.events.store import EventStore
 from libs.events.tokens import JwksSource
+from libs.events.vault import KeyVault
 from libs.events.versions import VersionedProjectionRunner, group_name, versioned
 
 log = structlog.get_logger(__name__)
@@ -39,6 +44,8 @@ class ServiceDefinition:
     settings: type[ServiceSettings] = ServiceSettings
     on_start: Callable[[ServiceRuntime], Awaitable[None]] | None = None
     """Run once when the runtime starts, before its consumers (e.g. identity makes its signing key)."""
+    background: Callable[[ServiceRuntime], Coroutine[Any, Any, None]] | None = None
+    """A loop run beside the consumers (only when they run) until stop() (e.g. the orphan blob sweeper)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,30 +58,46 @@ class ServiceRuntime:
         documents: DocumentStore,
         event_log: EventLog,
         registry: EventRegistry,
+        *,
+        dead_letter_sink: DeadLetterSink | None = None,
+        vault: KeyVault | None = None,
     ) -> None:
         self.definition = definition
         self.name = definition.name
         self.settings = settings
-        self.events = events
+        self.vault = vault
+        self.personal = PersonalData(vault, registry) if vault is not None else None
+        """Seals personal fields on append and opens them on read (libs/events/pii.py); None: no vault, kept plain."""
+        self.events: EventStore = PersonalDataStore(events, self.personal) if self.personal is not None else events
         self.documents = versioned(documents)
         """Every read and write resolves a projection's logical collection to its active version."""
         self.event_log = event_log
         self.registry = registry
-        self.commands = CommandHandler(events, registry)
+        self.dead_letter_sink = dead_letter_sink
+        """Also told of every dead letter (in cluster mode the Kafka dead-letter topic)."""
+        self.commands = CommandHandler(self.events, registry)
         self.runners: list[ConsumerRunner] = []
+        self._lag_sampler: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None
         self.jwks = JwksSource(settings.jwks_location)
         self.clock: Callable[[], datetime] = utc_now
         """Now, as an aware UTC datetime; tests replace it to freeze time."""
         self.projections: tuple[Projection, ...] = (*definition.projections, access_projection)
 
     def _build_runners(self) -> list[ConsumerRunner]:
+        sink = self.dead_letter_sink
         runners: list[ConsumerRunner] = [
-            VersionedProjectionRunner(projection, self._consumer_for(projection), self.documents, self.registry)
+            VersionedProjectionRunner(
+                projection, self._consumer_for(projection), self.documents, self.registry, dead_letter_sink=sink
+            )
             for projection in self.projections
         ]
         for reactor in self.definition.reactors(self) if self.definition.reactors else ():
             consumer = self.event_log.consumer(f"{self.name}.{reactor.name}", reactor.sources)
-            runners.append(ReactorRunner(reactor, consumer, self.documents, self.registry))
+            runners.append(ReactorRunner(reactor, consumer, self.documents, self.registry, dead_letter_sink=sink))
+        for runner in runners:
+            runner.service = self.name
+            runner.personal = self.personal
         return runners
 
     def _consumer_for(self, projection: Projection) -> Callable[[int], LogConsumer]:
@@ -94,11 +117,41 @@ class ServiceRuntime:
         if run_consumers:
             for runner in self.runners:
                 runner.start()
+            if metrics.metrics_enabled() and self.settings.lag_sample_interval > 0:
+                self._lag_sampler = asyncio.create_task(self._sample_lag_forever(), name=f"lag-sampler:{self.name}")
+            if self.definition.background is not None:
+                background = self.definition.background(self)
+                self._background = asyncio.create_task(background, name=f"background:{self.name}")
         log.info("service_started", service=self.name, consumers=[runner.name for runner in self.runners])
 
     async def stop(self) -> None:
+        if self._lag_sampler is not None:
+            self._lag_sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_sampler
+            self._lag_sampler = None
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+            self._background = None
         for runner in self.runners:
             await runner.stop()
+        metrics.consumer_lag.forget(service=self.name)
+
+    async def sample_lag(self) -> None:
+        """Reads every consumer's lag into the `strefa.consumer.lag` gauge; one that cannot be read now
+        (its store or Kafka unreachable) keeps its last reading."""
+        for runner in self.runners:
+            try:
+                await runner.measure_lag()
+            except (StoreUnavailable, LogUnavailable) as error:
+                log.warning("consumer_lag_unknown", consumer=runner.qualified_name, error=str(error))
+
+    async def _sample_lag_forever(self) -> None:
+        while True:
+            await self.sample_lag()
+            await asyncio.sleep(self.settings.lag_sample_interval)
 
     def runner(self, name: str) -> ConsumerRunner:
         for runner in self.runners:
@@ -106,9 +159,17 @@ class ServiceRuntime:
                 return runner
         raise KeyError(name)
 
+    async def decode(self, event: RecordedEvent) -> DomainEvent:
+        """An event as stored or published (personal fields sealed) as its model, personal fields opened."""
+        (opened,) = await self.personal.open([event]) if self.personal is not None else [event]
+        return self.registry.decode(opened)
+
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
-        for label, target in (("event_store", self.events), ("read_models", self.documents)):
+        targets: list[tuple[str, Any]] = [("event_store", self.events), ("read_models", self.documents)]
+        if self.vault is not None:
+            targets.append(("key_vault", self.vault))
+        for label, target in targets:
             try:
                 await target.ping()
                 checks[label] = "ok"

@@ -3,8 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.events.service.metrics import parse_listen
 
 
 class ServiceSettings(BaseSettings):
@@ -29,5 +31,20 @@ class ServiceSettings(BaseSettings):
         description="Identity's public keys: a JWKS file (embedded) or URL (cluster).",
     )
     otlp_endpoint: str | None = Field(
-        default=None, description="OTLP/HTTP endpoint for traces, e.g. http://127.0.0.1:4318"
+        default=None, description="OTLP/HTTP endpoint for traces and metrics, e.g. http://127.0.0.1:4318"
     )
+    metrics_listen: str | None = Field(
+        default=None,
+        description="host:port of this process's Prometheus scrape endpoint (GET /metrics), e.g. 0.0.0.0:9464; "
+        "unset: none. A port of its own, never behind the gateway.",
+    )
+    lag_sample_interval: float = Field(
+        default=15.0, ge=0, description="Seconds between readings of each consumer's lag for the metrics; 0: none."
+    )
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _listen_address(cls, value: str | None) -> str | None:
+        if value:
+            parse_listen(value)
+        return value or None
