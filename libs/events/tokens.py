@@ -2,20 +2,30 @@
 
 Identity signs; every other service only verifies, with the public keys identity publishes at
 /api/identity/.well-known/jwks.json (embedded: the same JWKS file under the data folder).
+
+Identity's keyring, in its secrets folder (`SigningKeyring`): `identity-signing-key.pem` signs;
+`identity-signing-key.next.pem` is published ahead of its use and signs after the next rotation, so
+every verifier and every identity replica knows it before any token carries its kid; each key a
+rotation retired is kept as its public half only, `identity-signing-keys/<kid>.pem` (the file's
+modification time is when it was retired), and published until every token it signed has expired.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 from uuid import uuid4
 
 import httpx
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +34,10 @@ ISSUER: Final = "strefa-klienta/identity"
 AUDIENCE: Final = "strefa-klienta"
 ALGORITHMS: Final = ["EdDSA"]
 """The allow-list: a token signed with anything else (none, HS256, RS256...) is refused."""
+
+SIGNING_KEY_FILE: Final = "identity-signing-key.pem"
+NEXT_SIGNING_KEY_FILE: Final = "identity-signing-key.next.pem"
+RETIRED_SIGNING_KEYS_DIR: Final = "identity-signing-keys"
 
 
 class AccessClaims(BaseModel):
@@ -49,24 +63,74 @@ class InvalidToken(Exception):
     pass
 
 
+class SigningKeyError(Exception):
+    """A key file that cannot be used. The message names the file, never its content."""
+
+
+class NoSigningKey(SigningKeyError):
+    """The keyring has no current key: identity has not started there yet, or the folder is wrong."""
+
+
 def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
+def public_key_to_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     """Identity's signing key, made on first start (mode 0600), never committed."""
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise InvalidToken(f"{path} is not an Ed25519 key")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return load_signing_key(path)
     key = Ed25519PrivateKey.generate()
-    path.write_bytes(private_key_to_pem(key))
-    path.chmod(0o600)
+    write_secret_file(path, private_key_to_pem(key))
     return key
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    key = _load_key(path, serialization.load_pem_private_key, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_verifying_key(path: Path) -> Ed25519PublicKey:
+    key = _load_key(path, serialization.load_pem_public_key)
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _load_key(path: Path, load: Callable[..., object], **options: Any) -> object:
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise NoSigningKey(f"no key file {path}") from None
+    except OSError as error:
+        raise SigningKeyError(f"{path} cannot be read: {error.strerror}") from None
+    try:
+        return load(content, **options)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise SigningKeyError(f"{path} is damaged or not a PEM key file") from None
+
+
+def write_secret_file(path: Path, content: bytes, modified_at: datetime | None = None) -> None:
+    """Written whole under a temporary name (mode 0600 from the start) and renamed: a reader sees the
+    old file or the new one, never a half-written or briefly world-readable one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    if modified_at is not None:
+        os.utime(temporary, (modified_at.timestamp(), modified_at.timestamp()))
+    os.replace(temporary, path)
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -81,6 +145,135 @@ def jwks(public_keys: list[Ed25519PublicKey]) -> dict[str, Any]:
         jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(public_key))
         keys.append({**jwk, "kid": key_id(public_key), "alg": "EdDSA", "use": "sig"})
     return {"keys": keys}
+
+
+# --- identity's keyring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    path: Path
+    public_key: Ed25519PublicKey
+    retired_at: datetime
+
+    @property
+    def kid(self) -> str:
+        return key_id(self.public_key)
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    current: Ed25519PrivateKey
+    """Signs every new token."""
+    upcoming: Ed25519PrivateKey | None
+    """Published now, signs after the next rotation (None until the first rotation)."""
+    retired: tuple[RetiredKey, ...]
+    """Newest first; published until pruned."""
+
+    @property
+    def kid(self) -> str:
+        return key_id(self.current.public_key())
+
+    def published(self) -> list[Ed25519PublicKey]:
+        """The JWKS: current first, then the upcoming key, then the retired ones; each key once."""
+        keys = [self.current.public_key()]
+        if self.upcoming is not None:
+            keys.append(self.upcoming.public_key())
+        keys.extend(retired.public_key for retired in self.retired)
+        unique: dict[str, Ed25519PublicKey] = {}
+        for key in keys:
+            unique.setdefault(key_id(key), key)
+        return list(unique.values())
+
+
+@dataclass(frozen=True)
+class Rotation:
+    retired: str | None
+    """The kid that signed until now (None when a compromised key was dropped instead)."""
+    current: str
+    upcoming: str
+    pruned: tuple[str, ...]
+
+
+class SigningKeyring:
+    """Identity's signing keys in its secrets folder (see the module docstring for the layout).
+
+    Every file is written under a temporary name and renamed into place, so a running identity
+    reloading the keyring mid-rotation sees each file whole, old or new.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.current_path = folder / SIGNING_KEY_FILE
+        self.upcoming_path = folder / NEXT_SIGNING_KEY_FILE
+        self.retired_dir = folder / RETIRED_SIGNING_KEYS_DIR
+
+    def load(self, create: bool = True) -> SigningKeys:
+        """Every key, each file checked: a damaged one raises SigningKeyError naming it. With `create`,
+        the current key is made when there is none (identity's first start)."""
+        load = load_or_create_signing_key if create else load_signing_key
+        current = load(self.current_path)
+        upcoming = load_signing_key(self.upcoming_path) if self.upcoming_path.exists() else None
+        return SigningKeys(current, upcoming, self._retired())
+
+    def _retired(self) -> tuple[RetiredKey, ...]:
+        if not self.retired_dir.is_dir():
+            return ()
+        found = [
+            RetiredKey(path, load_verifying_key(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            for path in self.retired_dir.iterdir()
+            if path.suffix == ".pem" and not path.name.startswith(".")
+        ]
+        return tuple(sorted(found, key=lambda retired: retired.retired_at, reverse=True))
+
+    def stamp(self) -> tuple[tuple[int, int, int] | None, ...]:
+        """Changes whenever a rotation or a prune replaced, added or removed a file of the keyring."""
+        return tuple(_file_stamp(path) for path in (self.current_path, self.upcoming_path, self.retired_dir))
+
+    def rotate(self, now: datetime, keep_retired: timedelta, compromised: bool = False) -> Rotation:
+        """The upcoming key (or, before the first rotation, a fresh one) becomes current; the current one
+        is retired (its public half kept, published, no longer signing); a fresh upcoming key is made;
+        retired keys older than `keep_retired` are pruned.
+
+        `compromised`: the current and the upcoming keys are not to be trusted: both are replaced by
+        fresh ones and every retired key is dropped now, so every token signed so far is refused (the
+        portal renews access tokens with the refresh token, which no signing key protects)."""
+        keys = self.load(create=False)
+        if compromised:
+            pruned = self._drop(keys.retired)
+            write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+            retired = None
+        else:
+            retired = keys.kid
+            write_secret_file(self.retired_dir / f"{retired}.pem", public_key_to_pem(keys.current.public_key()), now)
+            if keys.upcoming is not None:
+                os.replace(self.upcoming_path, self.current_path)
+            else:
+                write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+            pruned = self.prune(now, keep_retired)
+        upcoming = Ed25519PrivateKey.generate()
+        write_secret_file(self.upcoming_path, private_key_to_pem(upcoming))
+        current = load_signing_key(self.current_path)
+        return Rotation(retired, key_id(current.public_key()), key_id(upcoming.public_key()), pruned)
+
+    def prune(self, now: datetime, keep_retired: timedelta) -> tuple[str, ...]:
+        """Deletes the keys retired `keep_retired` or longer ago; their kids."""
+        return self._drop(retired for retired in self._retired() if retired.retired_at + keep_retired <= now)
+
+    @staticmethod
+    def _drop(retired_keys: Iterable[RetiredKey]) -> tuple[str, ...]:
+        dropped = []
+        for retired in retired_keys:
+            retired.path.unlink(missing_ok=True)
+            dropped.append(retired.kid)
+        return tuple(dropped)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def sign(claims: AccessClaims, key: Ed25519PrivateKey, ttl_seconds: int) -> str:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from libs.events import Document, DomainError, EventContext, Invalid, NotFound
 from libs.events.access import Principal
-from libs.events.blobs import BlobNotFound, BlobStore, FileBlobStore
+from libs.events.blobs import BlobNotFound, BlobStore
 from libs.events.schemas.billing import (
     DocumentKind,
     DocumentPublished,
@@ -43,6 +43,7 @@ from libs.events.service.runtime import ServiceRuntime
 from libs.events.warsaw import warsaw_date
 from libs.pdf import safe_filename
 from services.billing import pdfs, queries
+from services.billing.blobs import document_files, document_key
 from services.billing.domain import (
     IssueInvoice,
     Problem,
@@ -81,8 +82,8 @@ def settings_of(runtime: ServiceRuntime) -> BillingSettings:
 
 
 def get_blobs(runtime: Runtime) -> BlobStore:
-    """PDFs of published documents: files under <data>/billing/blobs in embedded mode."""
-    return FileBlobStore(runtime.settings.data_dir / "blobs")
+    """PDFs of published documents."""
+    return document_files(runtime)
 
 
 Blobs = Annotated[BlobStore, Depends(get_blobs)]
@@ -308,7 +309,7 @@ async def publish_document(
     invoice = await _invoice(runtime, invoice_number, "invoice_number", client_id) if invoice_number else None
     document_id = derived_id("document", idempotency_key) if idempotency_key else str(uuid4())
     digest = hashlib.sha256(content).hexdigest()
-    ref = await blobs.put(f"documents/{document_id}/{digest}.pdf", content, PDF)
+    ref = await blobs.put(document_key(document_id, digest), content, PDF)
     event = DocumentPublished(
         document_id=document_id,
         client_id=client_id,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from libs.events.service.runtime import ServiceDefinition
 from services.billing.api import backoffice, client
+from services.billing.blobs import sweep_orphans
 from services.billing.projections import PROJECTIONS
 from services.billing.reactors import reactors
 from services.billing.settings import BillingSettings
@@ -15,4 +16,5 @@ definition = ServiceDefinition(
     projections=PROJECTIONS,
     reactors=reactors,
     settings=BillingSettings,
+    background=sweep_orphans,
 )

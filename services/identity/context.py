@@ -24,7 +24,7 @@ from libs.events.sealed import (
 )
 from libs.events.service.deps import get_runtime
 from libs.events.service.runtime import ServiceRuntime
-from libs.events.tokens import AccessClaims, jwks, load_or_create_signing_key, sign
+from libs.events.tokens import AccessClaims, SigningKeyError, SigningKeyring, SigningKeys, jwks, key_id, sign
 from services.identity.credentials import CodeHasher, load_or_create_pepper
 from services.identity.domain import Backoff, Grant
 from services.identity.limits import FailureBackoff, Rate, RateLimiter
@@ -33,7 +33,6 @@ from services.identity.settings import IdentitySettings
 
 log = structlog.get_logger(__name__)
 
-SIGNING_KEY_FILE = "identity-signing-key.pem"
 PEPPER_FILE = "identity-code-pepper"
 
 
@@ -59,7 +58,9 @@ class Identity:
     def __init__(self, settings: IdentitySettings) -> None:
         self.settings = settings
         secrets_dir = settings.secrets_dir
-        self.signing_key = load_or_create_signing_key(secrets_dir / SIGNING_KEY_FILE)
+        self.keyring = SigningKeyring(secrets_dir)
+        self._keys: SigningKeys | None = None
+        self._keys_stamp: object = None
         self.codes = CodeHasher(load_or_create_pepper(secrets_dir / PEPPER_FILE))
         self.passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
         self.backoff = Backoff(
@@ -69,10 +70,31 @@ class Identity:
         self.locks = KeyedLocks()
         self._notifications_key: PublicKey | None = None
 
-    def jwks(self) -> dict[str, object]:
-        return jwks([self.signing_key.public_key()])
+    def signing_keys(self) -> SigningKeys:
+        """The keyring as it is on disk: read again once a rotation or a prune changed its files (the
+        operator's command, or an updated Secret), and the JWKS file written before a new key signs.
+        A keyring that turns unreadable keeps the last good keys (logged); at the first load it raises."""
+        stamp = self.keyring.stamp()
+        if self._keys is not None and stamp == self._keys_stamp:
+            return self._keys
+        try:
+            keys = self.keyring.load()
+        except SigningKeyError as error:
+            if self._keys is None:
+                raise
+            self._keys_stamp = stamp
+            log.error("signing_keys_unreadable", error=str(error), signing_kid=self._keys.kid)
+            return self._keys
+        self._write_jwks(keys)
+        self._keys, self._keys_stamp = keys, stamp
+        published = [key_id(key) for key in keys.published()]
+        log.info("signing_keys_loaded", signing_kid=keys.kid, published_kids=published)
+        return keys
 
-    def write_jwks(self) -> None:
+    def jwks(self) -> dict[str, object]:
+        return jwks(self.signing_keys().published())
+
+    def _write_jwks(self, keys: SigningKeys) -> None:
         """Other services verify tokens with these keys: embedded, they read this file."""
         location = self.settings.jwks_location
         if location.startswith(("http://", "https://")):
@@ -80,7 +102,7 @@ class Identity:
         path = Path(location.removeprefix("file:"))
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-            json.dump(self.jwks(), handle)
+            json.dump(jwks(keys.published()), handle)
         os.replace(handle.name, path)
 
     def seal(self, request: NotificationRequest) -> SealedMessage:
@@ -93,7 +115,7 @@ class Identity:
         claims = AccessClaims(
             sub=account_id, sid=session_id, cid=grant.client_id, scp=grant.scopes, ctr=grant.contract_ids
         )
-        return sign(claims, self.signing_key, self.settings.access_token_ttl_seconds)
+        return sign(claims, self.signing_keys().current, self.settings.access_token_ttl_seconds)
 
 
 _identities: weakref.WeakKeyDictionary[ServiceRuntime, Identity] = weakref.WeakKeyDictionary()
@@ -112,7 +134,7 @@ def identity_of(runtime: ServiceRuntime) -> Identity:
 async def on_start(runtime: ServiceRuntime) -> None:
     """Makes (first start) or loads the keys and publishes the JWKS before any token is signed."""
     identity = await asyncio.to_thread(identity_of, runtime)
-    await asyncio.to_thread(identity.write_jwks)
+    await asyncio.to_thread(identity.signing_keys)
     log.info("identity_keys_ready", jwks=identity.settings.jwks_location)
 
 

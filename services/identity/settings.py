@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -15,6 +17,12 @@ class IdentitySettings(ServiceSettings):
         default="http://127.0.0.1:8000", description="Where the portal is reached: activation links point there."
     )
     access_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    retired_key_grace_seconds: int = Field(
+        default=600,
+        ge=0,
+        description="A retired signing key stays published this long past the access-token lifetime: for "
+        "replicas that see a rotation late, and clock skew.",
+    )
     refresh_idle_seconds: int = Field(
         default=1800, ge=60, description="Inactivity timeout: a refresh token unused this long is dead."
     )
@@ -48,3 +56,9 @@ class IdentitySettings(ServiceSettings):
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Peers whose X-Forwarded-For names the client (the gateway)."
     )
+
+    @property
+    def retired_key_lifetime(self) -> timedelta:
+        """How long `rotate-signing-key` keeps a retired key: every access token it signed has expired by
+        then. Refresh tokens are random strings checked against their stored hash: no key signs them."""
+        return timedelta(seconds=self.access_token_ttl_seconds + self.retired_key_grace_seconds)

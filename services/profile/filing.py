@@ -1,12 +1,14 @@
 """Filing a request: the form checked against its JSON Schema, the contracts it names against the filer's,
 the attachments against the limits; only then are the files stored and RequestSubmitted appended.
-Nothing is stored when anything is refused; stored files are removed if the append fails."""
+Nothing is stored when anything is refused; stored files are removed if the append fails, and swept
+later (`sweep_orphans`, libs/events/blobs.py) if the process died before it could remove them."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -15,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 
 from libs.events import EventContext, Invalid, NotFound
 from libs.events.access import Principal
-from libs.events.blobs import BlobStore
+from libs.events.blobs import BlobStore, BlobSweeper, FileBlobStore
+from libs.events.envelope import utc_now
 from libs.events.schemas.profile import RequestAttachment, RequestSubmitted
 from libs.events.service.runtime import ServiceRuntime
 from services.profile.domain.attachments import CheckedFile, check_count, check_file
@@ -80,11 +83,39 @@ async def check_files(
     ]
 
 
+def attachment_files(runtime: ServiceRuntime) -> BlobStore:
+    """The blob port; the embedded default keeps files under the service's data folder."""
+    return FileBlobStore(settings_of(runtime).blobs_root)
+
+
+def attachment_key(request_id: str, index: int, filename: str) -> str:
+    return f"requests/{request_id}/{index}-{filename.rsplit('.', 1)[-1]}"
+
+
+def request_stream_of(key: str) -> str | None:
+    """The stream whose RequestSubmitted refers to a key made by `attachment_key`."""
+    folder, _, rest = key.partition("/")
+    request_id, _, name = rest.partition("/")
+    return client_request.stream_id(request_id) if folder == "requests" and request_id and name else None
+
+
+def orphan_sweeper(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now) -> BlobSweeper:
+    grace = timedelta(seconds=settings_of(runtime).orphan_blob_grace_seconds)
+    return BlobSweeper(attachment_files(runtime), runtime.events, request_stream_of, grace, clock)
+
+
+async def sweep_orphans(runtime: ServiceRuntime) -> None:
+    """Profile's ServiceDefinition.background: a sweep at start, then one every interval."""
+    interval = settings_of(runtime).orphan_blob_sweep_seconds
+    if interval > 0:
+        await orphan_sweeper(runtime).sweep_forever(interval)
+
+
 async def store_files(blobs: BlobStore, request_id: str, files: Sequence[CheckedFile]) -> list[RequestAttachment]:
     stored: list[RequestAttachment] = []
     try:
         for index, file in enumerate(files):
-            key = f"requests/{request_id}/{index}-{file.filename.rsplit('.', 1)[-1]}"
+            key = attachment_key(request_id, index, file.filename)
             ref = await blobs.put(key, file.content, file.content_type)
             stored.append(RequestAttachment(filename=file.filename, file=ref))
     except BaseException:

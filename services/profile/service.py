@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.events.service.runtime import ServiceDefinition
 from services.profile.api import backoffice, einvoice, profile, requests
+from services.profile.filing import sweep_orphans
 from services.profile.projections import PROJECTIONS
 from services.profile.settings import ProfileSettings
 
@@ -15,4 +16,5 @@ definition = ServiceDefinition(
     routers=[profile.router, einvoice.router, requests.router, backoffice.router],
     projections=list(PROJECTIONS),
     settings=ProfileSettings,
+    background=sweep_orphans,
 )

@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict
 
 from libs.events import Document
 from libs.events.access import Principal
-from libs.events.blobs import BlobStore, FileBlobStore
+from libs.events.blobs import BlobStore
 from libs.events.projection import public
 from libs.events.service.access import require_scope
 from libs.events.service.deps import Runtime
 from services.profile.domain.requests import STATUS_LABELS
-from services.profile.notify import settings_of
+from services.profile.filing import attachment_files
 
 
 class Input(BaseModel):
@@ -28,8 +28,7 @@ RequestFiler = Annotated[Principal, Depends(require_scope("requests:create"))]
 
 
 def get_blobs(runtime: Runtime) -> BlobStore:
-    """The blob port; the embedded default keeps files under the service's data folder."""
-    return FileBlobStore(settings_of(runtime).blobs_root)
+    return attachment_files(runtime)
 
 
 Blobs = Annotated[BlobStore, Depends(get_blobs)]
