@@ -4,6 +4,7 @@ that it catches a bad manifest)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from libs.events.service.metrics import parse_listen
 from libs.events.service.settings import ServiceSettings
+from libs.events.tokens import NEXT_SIGNING_KEY_FILE, RETIRED_SIGNING_KEYS_DIR, SIGNING_KEY_FILE
 from services.billing.settings import BillingSettings
 from services.contracts.service import ContractsSettings
 from services.identity.settings import IdentitySettings
@@ -113,8 +116,16 @@ def compose_value(value: str) -> str | None:
     return match.group("default")
 
 
-def compose_env(name: str) -> ContainerEnv:
-    service = compose()["services"][name]
+def compose_environment(service: Mapping[str, Any]) -> dict[str, str]:
+    """A compose service's `environment`, map or list form, as written (not interpolated)."""
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+    return {key: str(value) for key, value in environment.items()}
+
+
+def compose_env(name: str, document: Mapping[str, Any] | None = None) -> ContainerEnv:
+    service = (document or compose())["services"][name]
     env = ContainerEnv(where=f"docker-compose.yml services.{name}")
     env_files = service.get("env_file", [])
     for entry in [env_files] if isinstance(env_files, str) else env_files:
@@ -125,12 +136,9 @@ def compose_env(name: str) -> ContainerEnv:
             env.missing.append(f"env_file {entry} (no {example.relative_to(ROOT)})")
             continue
         env.names.update(read_env_file(example))
-    environment = service.get("environment", {})
-    if isinstance(environment, list):
-        environment = dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
-    for key, value in environment.items():
+    for key, value in compose_environment(service).items():
         env.names.add(key)
-        resolved = compose_value(str(value))
+        resolved = compose_value(value)
         if resolved is not None:
             env.values[key] = resolved
     return env
@@ -187,6 +195,216 @@ def env_findings(service: str, env: ContainerEnv) -> list[str]:
             continue
         if not name.startswith(prefix) or name.removeprefix(prefix).lower() not in fields:
             findings.append(f"{env.where}: {name} is not a field of {settings.__name__} (prefix {prefix})")
+    return findings
+
+
+# --- identity's keyring -------------------------------------------------------------------------
+
+KEYRING_FILES = (SIGNING_KEY_FILE, NEXT_SIGNING_KEY_FILE)
+"""The keyring's files in identity's secrets folder (libs/events/tokens.py); beside them the folder
+RETIRED_SIGNING_KEYS_DIR of the retired keys' public halves."""
+KEYS_FOLDER = "secrets/keys"
+"""Where compose takes the key files from, relative to deploy/ (deploy/README.md makes them there)."""
+
+
+@dataclass(frozen=True)
+class ComposeMount:
+    kind: str
+    """`secret`, `bind` or `volume`."""
+    source: str
+    """The secret's file or the bind's host path (relative to deploy/, normalised), or the volume's name."""
+    read_only: bool
+
+
+def compose_mounts(service: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, ComposeMount]:
+    """What one compose service's container sees, by path: its docker secrets (`/run/secrets/<target>`)
+    and its volumes, short or long syntax."""
+    mounts: dict[str, ComposeMount] = {}
+    defined = document.get("secrets") or {}
+    for entry in service.get("secrets", []):
+        name = entry if isinstance(entry, str) else entry["source"]
+        target = entry if isinstance(entry, str) else entry.get("target", name)
+        file = (defined.get(name) or {}).get("file")
+        source = posixpath.normpath(file) if file else f"<no secret {name} with a file>"
+        mounts[target if target.startswith("/") else f"/run/secrets/{target}"] = ComposeMount("secret", source, True)
+    for entry in service.get("volumes", []):
+        if isinstance(entry, str):
+            source, _, rest = entry.partition(":")
+            target, _, mode = rest.partition(":")
+            kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+            read_only = "ro" in mode.split(",")
+        else:
+            kind, source, target = entry.get("type", "volume"), str(entry.get("source", "")), entry["target"]
+            read_only = bool(entry.get("read_only", False))
+        mounts[target] = ComposeMount(kind, posixpath.normpath(source) if kind == "bind" else source, read_only)
+    return mounts
+
+
+def compose_keyring_findings(document: Mapping[str, Any]) -> list[str]:
+    """Identity's signing key and next key are docker secrets of the files of that name in
+    deploy/secrets/keys/, and the retired keys' folder is that folder bind-mounted read-only, all in
+    IDENTITY_SECRETS_DIR."""
+    service = document["services"]["identity"]
+    secrets_dir = compose_environment(service).get("IDENTITY_SECRETS_DIR", "<IDENTITY_SECRETS_DIR unset>")
+    mounts = compose_mounts(service, document)
+    where = "docker-compose.yml services.identity"
+    findings: list[str] = []
+    for name in KEYRING_FILES:
+        path, expected = f"{secrets_dir}/{name}", f"{KEYS_FOLDER}/{name}"
+        found = mounts.get(path)
+        if found is None:
+            findings.append(f"{where}: nothing mounted at {path}")
+        elif (found.kind, found.source) != ("secret", expected):
+            findings.append(f"{where}: {path} is the {found.kind} {found.source}, not the docker secret of {expected}")
+    path, expected = f"{secrets_dir}/{RETIRED_SIGNING_KEYS_DIR}", f"{KEYS_FOLDER}/{RETIRED_SIGNING_KEYS_DIR}"
+    found = mounts.get(path)
+    if found is None:
+        findings.append(f"{where}: nothing mounted at {path}")
+    elif (found.kind, found.source) != ("bind", expected):
+        findings.append(f"{where}: {path} is the {found.kind} {found.source}, not a bind mount of {expected}")
+    elif not found.read_only:
+        findings.append(f"{where}: {path} is not read-only")
+    return findings
+
+
+@dataclass(frozen=True)
+class SecretMount:
+    secret: str
+    key: str | None
+    """None: the whole Secret as a folder, one file per key."""
+    optional: bool
+    sub_path: bool
+    """Mounted with subPath: the kubelet never updates it in a running pod."""
+    read_only: bool
+
+
+def k8s_secret_mounts(deployment: Mapping[str, Any]) -> dict[str, SecretMount]:
+    """What the container sees of Secrets, by path: `secret` and `projected` volumes, with or without
+    `items`, with or without `subPath`."""
+    volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"].get("volumes", [])}
+    mounts: dict[str, SecretMount] = {}
+    for mount in k8s_container(deployment).get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        sources = [{**volume["secret"], "name": volume["secret"].get("secretName")}] if "secret" in volume else []
+        sources += [source["secret"] for source in volume.get("projected", {}).get("sources", []) if "secret" in source]
+        base, sub_path = mount["mountPath"], mount.get("subPath")
+        for source in sources:
+            # volume-relative path -> key ("" and None: the whole Secret at the volume's root)
+            content = {item["path"]: item["key"] for item in source.get("items", [])} or {"": None}
+            for relative, key in content.items():
+                if sub_path is None:
+                    path = posixpath.join(base, relative) if relative else base
+                elif relative == sub_path or key is None:
+                    path, key = base, key or sub_path
+                else:
+                    continue
+                optional = bool(source.get("optional", False))
+                read_only = bool(mount.get("readOnly", False))
+                mounts[path] = SecretMount(source["name"], key, optional, sub_path is not None, read_only)
+    return mounts
+
+
+def k8s_keyring_findings(
+    deployment: Mapping[str, Any], secrets_dir: str, secrets: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Identity's signing key (required) and next key are files of IDENTITY_SECRETS_DIR from a Secret's
+    keys of those names, the retired keys' folder is a whole Secret (no items: a rotation changes its
+    keys, not the Deployment); all read-only, none with subPath (so an updated Secret reaches the running
+    pods), from Secrets of secrets.template.yaml that have those keys."""
+    mounts = k8s_secret_mounts(deployment)
+    where = f"k8s Deployment {deployment['metadata']['name']}"
+    findings: list[str] = []
+    wanted: list[tuple[str, str | None]] = [(name, name) for name in KEYRING_FILES]
+    wanted.append((RETIRED_SIGNING_KEYS_DIR, None))
+    for name, key in wanted:
+        path = f"{secrets_dir}/{name}"
+        found = mounts.get(path)
+        if found is None:
+            inside = [mounts[file] for file in mounts if file.startswith(f"{path}/")]
+            if inside:
+                listed = f"items of Secret {inside[0].secret}: the Deployment would change at every rotation"
+                findings.append(f"{where}: {path} holds {listed}, not a whole Secret")
+            else:
+                findings.append(f"{where}: nothing mounted at {path}")
+            continue
+        if found.key != key:
+            shown = "the whole Secret" if found.key is None else f"the key {found.key}"
+            findings.append(f"{where}: {path} is {shown} of Secret {found.secret}, not {key or 'a whole Secret'}")
+        if name == SIGNING_KEY_FILE and found.optional:
+            findings.append(f"{where}: {path} is optional: identity would start without its signing key")
+        if found.sub_path:
+            findings.append(f"{where}: {path} is mounted with subPath: a rotation never reaches a running pod")
+        if not found.read_only:
+            findings.append(f"{where}: {path} is not read-only")
+        secret = secrets.get(found.secret)
+        if secret is None:
+            findings.append(f"{where}: Secret {found.secret} is not in secrets.template.yaml")
+        elif found.key is not None and found.key not in _secret_keys(secret):
+            findings.append(f"{where}: Secret {found.secret} has no key {found.key} in secrets.template.yaml")
+    return findings
+
+
+def _secret_keys(secret: Mapping[str, Any]) -> set[str]:
+    return {*(secret.get("stringData") or {}), *(secret.get("data") or {})}
+
+
+# --- the metrics endpoint -----------------------------------------------------------------------
+
+
+def _listen_findings(where: str, variable: str, env: ContainerEnv) -> tuple[list[str], int | None]:
+    value = env.values.get(variable)
+    if not value:
+        return [f"{where}: {variable} is not set: no metrics endpoint"], None
+    try:
+        host, port = parse_listen(value)
+    except ValueError as error:
+        return [f"{where}: {error}"], None
+    if host not in ("0.0.0.0", "::"):  # noqa: S104 - a container's metrics are scraped from outside it
+        return [f"{where}: {variable}={value} cannot be scraped from outside the container"], port
+    return [], port
+
+
+def _api_port(command: list[str]) -> int | None:
+    return int(command[command.index("--port") + 1]) if "--port" in command else None
+
+
+def _prefix(name: str) -> str:
+    return name.removesuffix("-relay").upper()
+
+
+def compose_metrics_findings(name: str, service: Mapping[str, Any], env: ContainerEnv) -> list[str]:
+    """The service or relay serves /metrics on a port of its own, reachable on the compose network,
+    not published on the host."""
+    findings, port = _listen_findings(env.where, f"{_prefix(name)}_METRICS_LISTEN", env)
+    if port is None:
+        return findings
+    if port == _api_port(service.get("command", [])):
+        findings.append(f"{env.where}: metrics on the API's port {port}")
+    for published in service.get("ports", []):
+        target = published.get("target") if isinstance(published, Mapping) else str(published).split(":")[-1]
+        if str(target).split("/")[0] == str(port):
+            findings.append(f"{env.where}: the metrics port {port} is published on the host")
+    return findings
+
+
+def k8s_metrics_findings(deployment: Mapping[str, Any], env: ContainerEnv) -> list[str]:
+    """The pod serves /metrics on a port of its own, declared as the container port `metrics`, and its
+    prometheus.io annotations point there."""
+    name = deployment["metadata"]["name"]
+    findings, port = _listen_findings(env.where, f"{_prefix(name)}_METRICS_LISTEN", env)
+    if port is None:
+        return findings
+    container = k8s_container(deployment)
+    ports = {entry.get("name"): entry["containerPort"] for entry in container.get("ports", [])}
+    if ports.get("metrics") != port:
+        findings.append(f"{env.where}: no container port named metrics = {port} (found {ports})")
+    if port == _api_port(container.get("args", [])):
+        findings.append(f"{env.where}: metrics on the API's port {port}")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    expected = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+    for key, value in expected.items():
+        if str(annotations.get(key)) != value:
+            findings.append(f"{env.where}: pod annotation {key} is {annotations.get(key)!r}, not {value!r}")
     return findings
 
 

@@ -3,6 +3,7 @@ only variables the services' settings know, probe /healthz and /readyz, and hold
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import subprocess
@@ -25,11 +26,15 @@ from tests.deploy.manifests import (
     ContainerEnv,
     compose,
     compose_env,
+    compose_keyring_findings,
+    compose_metrics_findings,
     env_findings,
     k8s_container,
     k8s_docs,
     k8s_env,
+    k8s_keyring_findings,
     k8s_kind,
+    k8s_metrics_findings,
     load_all,
     read_env_file,
     secret_findings,
@@ -226,6 +231,124 @@ def test_readme_names_every_variable_the_manifests_set() -> None:
         return prefix is not None and field in base_fields and f"`<NAME>_{field.upper()}`" in readme
 
     assert sorted(name for name in names if not documented(name)) == []
+
+
+# --- identity's keyring -------------------------------------------------------------------------
+
+
+def _identity_k8s_keyring_findings(deployment: dict[str, Any]) -> list[str]:
+    secrets_dir = k8s_env("identity").values["IDENTITY_SECRETS_DIR"]
+    return k8s_keyring_findings(deployment, secrets_dir, k8s_kind("Secret"))
+
+
+def test_compose_mounts_identitys_signing_key_next_key_and_retired_keys() -> None:
+    assert compose_keyring_findings(compose()) == []
+
+
+def test_k8s_mounts_identitys_signing_key_next_key_and_retired_keys_so_a_rotation_reaches_running_pods() -> None:
+    assert _identity_k8s_keyring_findings(k8s_kind("Deployment")["identity"]) == []
+
+
+def test_the_compose_keyring_check_catches_a_missing_or_wrong_mount() -> None:
+    def broken(change: str) -> list[str]:
+        document = copy.deepcopy(compose())
+        identity = document["services"]["identity"]
+        if change == "only the signing key":
+            identity["secrets"] = [s for s in identity["secrets"] if s["target"] == "identity-signing-key.pem"]
+            identity["volumes"] = ["identity-data:/data"]
+        elif change == "next key from another file":
+            document["secrets"]["identity_signing_key_next"]["file"] = "./secrets/keys/identity-signing-key.pem"
+        elif change == "retired folder writable":
+            identity["volumes"] = [
+                "identity-data:/data",
+                "./secrets/keys/identity-signing-keys:/run/secrets/identity-signing-keys",
+            ]
+        elif change == "retired folder in a named volume":
+            identity["volumes"] = ["identity-data:/data", "retired:/run/secrets/identity-signing-keys:ro"]
+        return compose_keyring_findings(document)
+
+    assert len(broken("only the signing key")) == 2
+    assert "identity-signing-key.next.pem" in " ".join(broken("only the signing key"))
+    assert "identity-signing-keys" in " ".join(broken("only the signing key"))
+    assert broken("next key from another file")
+    assert "not read-only" in " ".join(broken("retired folder writable"))
+    assert "not a bind mount" in " ".join(broken("retired folder in a named volume"))
+    short_syntax = ["identity-data:/data", "./secrets/keys/identity-signing-keys:/run/secrets/identity-signing-keys:ro"]
+    document = copy.deepcopy(compose())
+    document["services"]["identity"]["volumes"] = short_syntax
+    assert compose_keyring_findings(document) == []
+
+
+def test_the_k8s_keyring_check_catches_a_missing_frozen_or_unknown_mount() -> None:
+    def broken(change: str) -> list[str]:
+        deployment = copy.deepcopy(k8s_kind("Deployment")["identity"])
+        spec = deployment["spec"]["template"]["spec"]
+        volumes = {volume["name"]: volume for volume in spec["volumes"]}
+        mounts = k8s_container(deployment)["volumeMounts"]
+        keys_sources = volumes["keys"]["projected"]["sources"]
+        if change == "only the signing key":
+            del keys_sources[1]
+            mounts[:] = [mount for mount in mounts if mount["name"] != "retired-signing-keys"]
+        elif change == "retired keys as items":
+            volumes["retired-signing-keys"]["secret"]["items"] = [{"key": "0123.pem", "path": "0123.pem"}]
+        elif change == "subPath":
+            mounts[:] = [mount for mount in mounts if mount["name"] != "keys"]
+            for name in ("identity-signing-key.pem", "identity-signing-key.next.pem"):
+                mount = {"name": "keys", "mountPath": f"/var/run/strefa/keys/{name}", "subPath": name, "readOnly": True}
+                mounts.append(mount)
+        elif change == "optional signing key":
+            keys_sources[0]["secret"]["optional"] = True
+        elif change == "unknown Secret":
+            volumes["retired-signing-keys"]["secret"]["secretName"] = "no-such-secret"
+        return _identity_k8s_keyring_findings(deployment)
+
+    only_current = " ".join(broken("only the signing key"))
+    assert "identity-signing-key.next.pem" in only_current
+    assert "identity-signing-keys" in only_current
+    assert "not a whole Secret" in " ".join(broken("retired keys as items"))
+    assert " ".join(broken("subPath")).count("subPath") == 2
+    assert "optional" in " ".join(broken("optional signing key"))
+    assert "no-such-secret is not in secrets.template.yaml" in " ".join(broken("unknown Secret"))
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def _processes() -> list[str]:
+    return [name for service in SERVICES for name in (service, f"{service}-relay")]
+
+
+@pytest.mark.parametrize("name", _processes())
+def test_every_service_and_relay_serves_metrics_in_compose(name: str) -> None:
+    assert compose_metrics_findings(name, compose()["services"][name], compose_env(name)) == []
+
+
+@pytest.mark.parametrize("name", _processes())
+def test_every_service_and_relay_serves_metrics_on_a_declared_port_in_k8s(name: str) -> None:
+    assert k8s_metrics_findings(k8s_kind("Deployment")[name], k8s_env(name)) == []
+
+
+def test_the_metrics_checks_catch_an_unset_unreachable_or_undeclared_endpoint() -> None:
+    relay = k8s_kind("Deployment")["billing-relay"]
+    unset = ContainerEnv(where="bad", values={"BILLING_DATA_DIR": "/data"})
+    assert "BILLING_METRICS_LISTEN is not set" in " ".join(k8s_metrics_findings(relay, unset))
+    loopback = ContainerEnv(where="bad", values={"BILLING_METRICS_LISTEN": "127.0.0.1:9464"})
+    assert "cannot be scraped" in " ".join(k8s_metrics_findings(relay, loopback))
+    other_port = ContainerEnv(where="bad", values={"BILLING_METRICS_LISTEN": "0.0.0.0:9465"})
+    findings = " ".join(k8s_metrics_findings(relay, other_port))
+    assert "no container port named metrics" in findings
+    assert "prometheus.io/port" in findings
+    undeclared = copy.deepcopy(relay)
+    del k8s_container(undeclared)["ports"]
+    del undeclared["spec"]["template"]["metadata"]["annotations"]
+    assert len(k8s_metrics_findings(undeclared, k8s_env("billing-relay"))) == 4
+
+    service = copy.deepcopy(compose()["services"]["billing"])
+    on_api_port = ContainerEnv(where="bad", values={"BILLING_METRICS_LISTEN": "0.0.0.0:8000"})
+    assert "API's port" in " ".join(compose_metrics_findings("billing", service, on_api_port))
+    service["ports"] = ["127.0.0.1:9464:9464"]
+    assert "published" in " ".join(compose_metrics_findings("billing", service, compose_env("billing")))
+    assert compose_metrics_findings("billing", service, unset)
 
 
 # --- probes -------------------------------------------------------------------------------------
