@@ -7,6 +7,8 @@ A service stores the bytes first and then appends the event that refers to them;
 fails (a conflict, a crash) the bytes stay behind with nothing referring to them. `BlobSweeper`
 deletes such orphans once older than a grace period, after asking the event store (never a read
 model, which may be rebuilding) whether any event of the stream the key belongs to refers to them.
+A service keys its blobs `<folder>/<aggregate id>/<name>` and sweeps them with `orphan_sweeper`, its
+settings mixing in `OrphanBlobSettings`.
 """
 
 from __future__ import annotations
@@ -16,21 +18,28 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.events.envelope import utc_now
+from libs.events.pii import PersonalDataStore
 from libs.events.store import EventStore
+
+if TYPE_CHECKING:
+    from libs.events.service.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.\d+\.(?P<kind>tmp|sweep)$")
+"""A put's temporary file (`.<name>.<pid>.tmp`) or a blob moved aside to be deleted (`.<name>.<pid>.sweep`)."""
 
 
 class BlobRef(BaseModel):
@@ -70,6 +79,12 @@ class BlobStore(Protocol):
     async def delete_if_unchanged(self, blob: StoredBlob) -> bool:
         """Deletes the blob only if it is still the version `scan` saw (not written again since): a put
         racing a sweep is never lost. False when it changed or is gone."""
+        ...
+
+    async def clean_leftovers(self, before: datetime) -> None:
+        """Clears what a crash left between the steps of a put or a `delete_if_unchanged`, untouched since
+        `before`: a blob moved aside to be deleted goes back under its key (unless that key was written
+        again meanwhile), so the next sweep judges it afresh; half-written bytes go."""
         ...
 
 
@@ -125,6 +140,19 @@ class FileBlobStore:
         path = self.root / _check_key(blob.key)
         return await asyncio.to_thread(_delete_if_unchanged, path, blob.version)
 
+    async def clean_leftovers(self, before: datetime) -> None:
+        await asyncio.to_thread(self._clean_leftovers, before.timestamp())
+
+    def _clean_leftovers(self, before: float) -> None:
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                leftover = _LEFTOVER.match(name)
+                if leftover is not None:
+                    path = Path(folder) / name
+                    blob = path.with_name(leftover["name"])
+                    key = blob.relative_to(self.root).as_posix()
+                    _clean_leftover(path, blob, key, moved_aside=leftover["kind"] == "sweep", before=before)
+
 
 def _version(found: os.stat_result) -> str:
     return f"{found.st_ino}:{found.st_mtime_ns}:{found.st_size}"
@@ -141,10 +169,35 @@ def _delete_if_unchanged(path: Path, version: str) -> bool:
     if _version(aside.stat()) == version:
         aside.unlink()
         return True
-    with contextlib.suppress(FileExistsError):
-        os.link(aside, path)
-    aside.unlink()
+    _put_back(aside, path)
     return False
+
+
+def _put_back(aside: Path, path: Path) -> bool:
+    """The file moved aside goes back under its name, unless a newer one is in place there already."""
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
+    return True
+
+
+def _clean_leftover(path: Path, blob: Path, key: str, *, moved_aside: bool, before: float) -> None:
+    try:
+        changed = path.stat().st_ctime  # a rename keeps the mtime, not the ctime
+    except FileNotFoundError:
+        return
+    if changed >= before:
+        return  # a put or a delete may still be at it
+    if not moved_aside:
+        path.unlink(missing_ok=True)
+        log.info("half_written_blob_removed", key=key)
+    else:
+        with contextlib.suppress(FileNotFoundError):  # another sweeper got there first
+            if _put_back(path, blob):
+                log.warning("blob_put_back_after_an_interrupted_delete", key=key)
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -177,14 +230,32 @@ def _refs_in(value: Any) -> Iterator[str]:
             yield from _refs_in(item)
 
 
+class OrphanBlobSettings(BaseModel):
+    """The orphan sweep's settings: mixed into the settings of each service that keeps blobs
+    (`class BillingSettings(OrphanBlobSettings, ServiceSettings)`), so they take its env prefix."""
+
+    orphan_blob_grace_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="A stored file no event refers to (its event was never appended) is deleted once this old.",
+    )
+    orphan_blob_sweep_seconds: float = Field(
+        default=3600, ge=0, description="Seconds between sweeps for such files, the first at start; 0: none."
+    )
+
+
 class BlobSweeper:
     """Deletes a service's blobs older than `grace` that no event refers to.
 
     `stream_of(key)` names the stream whose events would refer to a key (the service makes its keys
     from the aggregate's id), or None for a key the service does not make: such a blob is left alone.
-    A key found referenced is remembered: events are never changed, so it stays referenced. The grace
-    must be longer than any upload takes from storing its bytes to appending its event.
+    Events are read as stored (blob references are no personal data: nothing is opened, no key vault
+    asked). A key found referenced is remembered, the `remembered` most recently seen at most: events
+    are never changed, so it stays referenced. The grace must be longer than any upload takes from
+    storing its bytes to appending its event.
     """
+
+    remembered = 10_000
 
     def __init__(
         self,
@@ -195,19 +266,21 @@ class BlobSweeper:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.blobs = blobs
-        self.events = events
+        self.events = events.inner if isinstance(events, PersonalDataStore) else events
         self.stream_of = stream_of
         self.grace = grace
         self.clock = clock
-        self._referenced: set[str] = set()
+        self._referenced: OrderedDict[str, None] = OrderedDict()
+        """Keys found referenced, least recently seen first."""
 
     async def sweep(self) -> list[StoredBlob]:
-        """One pass: the orphans it deleted."""
+        """One pass: what a crash left behind is cleared (`clean_leftovers`), then the orphans go; returns those."""
         now = self.clock()
+        await self.blobs.clean_leftovers(now - self.grace)
         deleted: list[StoredBlob] = []
         async for blob in self.blobs.scan():
             age = now - blob.created_at
-            if age < self.grace or blob.key in self._referenced:
+            if age < self.grace or self._known_referenced(blob.key):
                 continue
             stream = self.stream_of(blob.key)
             if stream is None or await self._is_referenced(blob.key, stream):
@@ -217,10 +290,23 @@ class BlobSweeper:
                 deleted.append(blob)
         return deleted
 
+    def _known_referenced(self, key: str) -> bool:
+        if key not in self._referenced:
+            return False
+        self._referenced.move_to_end(key)
+        return True
+
     async def _is_referenced(self, key: str, stream: str) -> bool:
-        for event in await self.events.read_stream(stream):
-            self._referenced.update(referenced_keys(event.data))
-        return key in self._referenced
+        found = {ref for event in await self.events.read_stream(stream) for ref in referenced_keys(event.data)}
+        self._remember(found)
+        return key in found
+
+    def _remember(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._referenced[key] = None
+            self._referenced.move_to_end(key)
+        while len(self._referenced) > self.remembered:
+            self._referenced.popitem(last=False)
 
     async def sweep_forever(self, interval_seconds: float) -> None:
         """A pass now, then one every `interval_seconds`; a pass that fails (a store unreachable) is logged
@@ -231,3 +317,35 @@ class BlobSweeper:
             except Exception as error:
                 log.warning("orphan_blob_sweep_failed", error=f"{type(error).__name__}: {error}")
             await asyncio.sleep(interval_seconds)
+
+
+def _orphan_settings(runtime: ServiceRuntime) -> OrphanBlobSettings:
+    settings = runtime.settings
+    return settings if isinstance(settings, OrphanBlobSettings) else OrphanBlobSettings()
+
+
+def orphan_sweeper(
+    runtime: ServiceRuntime,
+    blobs: BlobStore,
+    folder: str,
+    stream_id: Callable[[str], str],
+    clock: Callable[[], datetime] = utc_now,
+) -> BlobSweeper:
+    """The sweeper of a service's blobs keyed `<folder>/<aggregate id>/<name>`, each referred to by an
+    event of the stream `stream_id(aggregate id)` (e.g. `Aggregate.stream_id`); other keys are left
+    alone. The grace is the runtime's `orphan_blob_grace_seconds`."""
+
+    def stream_of(key: str) -> str | None:
+        top, _, rest = key.partition("/")
+        aggregate_id, _, name = rest.partition("/")
+        return stream_id(aggregate_id) if top == folder and aggregate_id and name else None
+
+    grace = timedelta(seconds=_orphan_settings(runtime).orphan_blob_grace_seconds)
+    return BlobSweeper(blobs, runtime.events, stream_of, grace, clock)
+
+
+async def run_orphan_sweeps(runtime: ServiceRuntime, sweeper: BlobSweeper) -> None:
+    """A service's background loop: a sweep at start, then one every `orphan_blob_sweep_seconds` (0: none)."""
+    interval = _orphan_settings(runtime).orphan_blob_sweep_seconds
+    if interval > 0:
+        await sweeper.sweep_forever(interval)

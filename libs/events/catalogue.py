@@ -218,7 +218,11 @@ class WireSchema(GenerateJsonSchema):
         cls: type[BaseModel] = schema["cls"]
         properties = json_schema.get("properties", {})
         fields = cls.model_fields
-        for name, doc in field_docstrings(cls).items():
+        docs: dict[str, str] = {}
+        for model in reversed(cls.__mro__):  # inherited fields keep their docstrings, overridden ones get the new
+            if issubclass(model, BaseModel) and model is not BaseModel:
+                docs.update(field_docstrings(model))
+        for name, doc in docs.items():
             key = (fields[name].alias or name) if name in fields else name
             if isinstance(properties.get(key), dict):
                 properties[key].setdefault("description", doc)
@@ -707,6 +711,16 @@ def _values(schema: Mapping[str, Any]) -> list[Any] | None:
     return None
 
 
+def _refines(choice: Mapping[str, Any], former: Mapping[str, Any]) -> bool:
+    """Whether `choice` is `former` with a pattern added: each of its values is one of `former`'s (a
+    published free-text field now also travelling sealed, its plain form kept beside)."""
+
+    def constraints(schema: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in schema.items() if key not in _ANNOTATIONS and key != "pattern"}
+
+    return "pattern" in choice and "pattern" not in former and constraints(choice) == constraints(former)
+
+
 def _field(path: str) -> str:
     return f"field '{path}'" if path else "the data"
 
@@ -748,7 +762,9 @@ class _Comparison:
             if not fitting:
                 problems.extend(found[same_kind[0]])
         for index, choice in enumerate(new):
-            if index not in answered and all(self.breaks(former, choice, path, depth + 1) for former in old):
+            if index in answered or any(_refines(choice, former) for former in old):
+                continue
+            if all(self.breaks(former, choice, path, depth + 1) for former in old):
                 problems.append(f"{_field(path)} may now be {_describe(choice)}")
         return problems
 

@@ -133,7 +133,10 @@ async def _close(store: EventStore) -> None:
 
 
 class ClusterService:
-    """One service's runtime on its event store, MongoDB (`strefa_<name>`) and Kafka."""
+    """One service's runtime on its event store, MongoDB (`strefa_<name>`) and Kafka.
+
+    `event_log` replaces the Kafka event log under the namespace: the ops tool (services/ops/backend.py)
+    passes one that reads the consumer groups' positions without joining them."""
 
     def __init__(
         self,
@@ -141,11 +144,13 @@ class ClusterService:
         settings: ServiceSettings,
         infra: ClusterInfra,
         event_registry: EventRegistry = registry,
+        *,
+        event_log: EventLog | None = None,
     ) -> None:
         self.infra = infra
         self.events = open_event_store(definition.name, settings, infra)
         self.documents = MongoDocumentStore(infra.mongo_uri, infra.database(definition.name))
-        event_log = NamespacedEventLog(KafkaEventLog(infra.kafka), infra.namespace)
+        namespaced = NamespacedEventLog(event_log or KafkaEventLog(infra.kafka), infra.namespace)
         self.dead_letters = KafkaDeadLetters(infra.kafka)
         self.vault = MongoKeyVault(infra.mongo_uri, infra.database("vault"))
         self.runtime = ServiceRuntime(
@@ -153,7 +158,7 @@ class ClusterService:
             settings,
             self.events,
             self.documents,
-            event_log,
+            namespaced,
             event_registry,
             dead_letter_sink=self.dead_letters,
             vault=self.vault,
@@ -211,7 +216,9 @@ async def run_relay(service: str) -> None:
     infra = ClusterInfra.from_env()
     store = open_event_store(service, settings, infra)
     await _open(store)
-    relay = Relay.next_to(settings.data_dir, service, store, infra.kafka)
+    relay = Relay.next_to(
+        settings.data_dir, service, store, infra.kafka, lag_sample_interval=settings.lag_sample_interval
+    )
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if task is not None:

@@ -41,6 +41,12 @@ class LogConsumer(Protocol):
     async def lag(self) -> dict[str, int]:
         """Events not yet committed, per source."""
 
+    async def ends(self) -> dict[str, str]:
+        """Where each source ends now, as checkpoints: a target for `reached`."""
+
+    async def reached(self, target: Mapping[str, str]) -> bool:
+        """Whether the committed checkpoints are at or past `target` (from `ends`) in every source."""
+
     async def reset(self) -> None:
         """Forget the committed checkpoints: the next batch starts from the beginning."""
 
@@ -118,6 +124,13 @@ class EmbeddedConsumer:
             head = await store.head_position() or 0
             lag[source] = max(0, head - positions[source])
         return lag
+
+    async def ends(self) -> dict[str, str]:
+        return {source: str(await store.head_position() or 0) for source, store in self._stores.items()}
+
+    async def reached(self, target: Mapping[str, str]) -> bool:
+        positions = await self._load()
+        return all(positions[source] >= int(end) for source, end in target.items())
 
     async def reset(self) -> None:
         self._positions = {source: 0 for source in self._stores}

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.structs import RecordMetadata
 from pydantic import ValidationError
 
 from libs.events.envelope import RecordedEvent, utc_now
@@ -59,13 +61,35 @@ class KafkaConfig:
         return f"{self.namespace}.deadletters"
 
 
+class UnknownSource(LookupError):
+    """A topic (or, to the analytics export, a service) that does not exist: bad usage, with the names that do."""
+
+    def __init__(self, kind: str, unknown: Sequence[str], known: Sequence[str]) -> None:
+        names = ", ".join(repr(name) for name in unknown)
+        super().__init__(f"no {kind} {names}; known: {', '.join(known) or 'none'}")
+        self.unknown = list(unknown)
+        self.known = list(known)
+
+
 @asynccontextmanager
-async def _available(what: str) -> AsyncIterator[None]:
-    """Kafka errors (broker down, coordinator moving, rebalance) become LogUnavailable: retry later."""
+async def available(bootstrap: str, what: str) -> AsyncIterator[None]:
+    """Kafka errors (broker down or unreachable, coordinator moving, rebalance, request timeouts) become
+    LogUnavailable naming the broker: retry later."""
     try:
         yield
     except (KafkaError, TimeoutError) as error:
-        raise LogUnavailable(f"Kafka unavailable during {what}: {error!r}") from error
+        raise LogUnavailable(f"Kafka at {bootstrap} unavailable during {what}: {error!r}") from error
+
+
+async def start_client(client: AIOKafkaConsumer | AIOKafkaProducer, bootstrap: str, what: str) -> None:
+    """Starts a consumer or producer; one that cannot start is stopped (its connections closed) and
+    LogUnavailable raised."""
+    async with available(bootstrap, what):
+        try:
+            await client.start()
+        except BaseException:
+            await client.stop()
+            raise
 
 
 async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
@@ -73,7 +97,7 @@ async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=config.bootstrap, client_id=config.client_id, request_timeout_ms=config.request_timeout_ms
     )
-    async with _available("topic creation"):
+    async with available(config.bootstrap, "topic creation"):
         await admin.start()
         try:
             response = await admin.create_topics(
@@ -92,6 +116,29 @@ async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
     for topic, code, *_ in response.topic_errors:
         if code not in (0, TopicAlreadyExistsError.errno):
             raise for_code(code)(f"cannot create topic {topic!r}")
+
+
+async def topic_partitions(
+    bootstrap: str, topics: Sequence[str], client_id: str, request_timeout_ms: int = 30_000
+) -> dict[str, int]:
+    """Each topic's partition count; UnknownSource names the topics that do not exist (and the event topics that do)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, request_timeout_ms=request_timeout_ms)
+    async with available(bootstrap, "connect"):
+        try:
+            await admin.start()
+        except BaseException:
+            await admin.close()
+            raise
+    try:
+        async with available(bootstrap, "topic lookup"):
+            known = set(await admin.list_topics())
+            unknown = [topic for topic in topics if topic not in known]
+            if unknown:
+                raise UnknownSource("topic", unknown, sorted(topic for topic in known if topic.endswith(".events")))
+            described: list[dict[str, Any]] = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {entry["topic"]: len(entry["partitions"]) for entry in described}
 
 
 def new_producer(config: KafkaConfig) -> AIOKafkaProducer:
@@ -127,6 +174,57 @@ def event_headers(
         if context.get(name):
             headers[name] = context[name]
     return [(name, value.encode()) for name, value in headers.items()]
+
+
+async def send_event(
+    producer: AIOKafkaProducer,
+    topic: str,
+    service: str,
+    event: RecordedEvent,
+    *,
+    trace_context: Mapping[str, str] | None = None,
+    extra_headers: Iterable[tuple[str, bytes]] = (),
+) -> asyncio.Future[RecordMetadata]:
+    """Queues one event as the relay publishes it: key = the stream id, value = the envelope JSON, the
+    CloudEvents headers (`event_headers`) and `extra_headers`. The future is Kafka's acknowledgement."""
+    sent: asyncio.Future[RecordMetadata] = await producer.send(
+        topic,
+        value=event.to_json(),
+        key=event.stream_id.encode(),
+        headers=[*event_headers(event, service, trace_context), *extra_headers],
+    )
+    return sent
+
+
+SendEvent = Callable[[RecordedEvent], Awaitable[asyncio.Future[RecordMetadata]]]
+
+
+async def send_events(
+    producer: AIOKafkaProducer,
+    topic: str,
+    service: str,
+    events: Iterable[RecordedEvent],
+    send: SendEvent | None = None,
+) -> None:
+    """Sends `events` in order, each queued before the next (the producer batches them), and returns once
+    Kafka has acknowledged every one; raises if any send failed. `send` queues one event instead of
+    `send_event` (the relay's traces it)."""
+    queue = send or partial(send_event, producer, topic, service)
+    acknowledgements = [await queue(event) for event in events]
+    await asyncio.gather(*acknowledgements)
+
+
+def decode(record: ConsumerRecord[Any, Any], group: str | None = None) -> RecordedEvent | None:
+    """The envelope a record holds; None (logged) for a record that is no envelope at all: no consumer can
+    apply it, and it must not block its partition."""
+    try:
+        return RecordedEvent.from_json(record.value)
+    except (ValueError, ValidationError) as error:
+        log.error(
+            "undecodable_record", group=group, topic=record.topic, partition=record.partition, offset=record.offset,
+            error=str(error),
+        )  # fmt: skip
+        return None
 
 
 def _delivered_trace_context(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
@@ -177,18 +275,14 @@ class KafkaLogConsumer:
                     session_timeout_ms=self._config.session_timeout_ms,
                     heartbeat_interval_ms=max(1000, self._config.session_timeout_ms // 3),
                 )
-                async with _available(f"start of consumer {self.group}"):
-                    try:
-                        await consumer.start()  # joins the group and waits for its partitions
-                    except BaseException:
-                        await consumer.stop()
-                        raise
+                # joins the group and waits for its partitions
+                await start_client(consumer, self._config.bootstrap, f"start of consumer {self.group}")
                 self._consumer = consumer
             return self._consumer
 
     async def next_batch(self, max_events: int, timeout: float) -> LogBatch:
         consumer = await self._started()
-        async with _available(f"fetch of {self.group}"):
+        async with available(self._config.bootstrap, f"fetch of {self.group}"):
             self._rewind(consumer)
             fetched = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_events)
         events: list[RecordedEvent] = []
@@ -203,7 +297,7 @@ class KafkaLogConsumer:
         if delivered and not events:
             # Only records no consumer can read (logged above): a runner does not commit empty batches,
             # so they are committed here. Safe: after the rewind nothing before them is uncommitted.
-            async with _available(f"commit of {self.group}"):
+            async with available(self._config.bootstrap, f"commit of {self.group}"):
                 await consumer.commit({tp: end for tp, (_, end) in delivered.items()})
             return LogBatch([], {})
         self._uncommitted.update(delivered)
@@ -220,14 +314,8 @@ class KafkaLogConsumer:
     def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
         """The envelope, its trace context the one it was delivered in (the relay's publish span, whose
         parent is the stored one), so the consumer's span continues the trace under the publish."""
-        try:
-            event = RecordedEvent.from_json(record.value)
-        except (ValueError, ValidationError) as error:
-            # Not an envelope at all: no consumer can apply it, and it cannot block the partition.
-            log.error(
-                "undecodable_record", group=self.group, topic=record.topic, partition=record.partition,
-                offset=record.offset, error=str(error),
-            )  # fmt: skip
+        event = decode(record, self.group)
+        if event is None:
             return None
         delivered = _delivered_trace_context(record)
         if delivered.get("traceparent") and delivered != event.trace_context:
@@ -242,7 +330,7 @@ class KafkaLogConsumer:
         if not offsets:
             return
         consumer = await self._started()
-        async with _available(f"commit of {self.group}"):
+        async with available(self._config.bootstrap, f"commit of {self.group}"):
             await consumer.commit(offsets)
         for tp, offset in offsets.items():
             first, end = self._uncommitted.get(tp, (offset, offset))
@@ -264,7 +352,7 @@ class KafkaLogConsumer:
 
     async def checkpoints(self) -> dict[str, str]:
         consumer = await self._started()
-        async with _available(f"checkpoints of {self.group}"):
+        async with available(self._config.bootstrap, f"checkpoints of {self.group}"):
             committed = await self._committed(consumer)
         per_source: dict[str, dict[int, int]] = {source: {} for source in self._sources.values()}
         for tp, offset in committed.items():
@@ -274,7 +362,7 @@ class KafkaLogConsumer:
 
     async def lag(self) -> dict[str, int]:
         consumer = await self._started()
-        async with _available(f"lag of {self.group}"):
+        async with available(self._config.bootstrap, f"lag of {self.group}"):
             committed = await self._committed(consumer)
             ends = await consumer.end_offsets(list(committed))
             beginnings = await consumer.beginning_offsets(list(committed))
@@ -284,12 +372,40 @@ class KafkaLogConsumer:
             lag[self._sources[tp.topic]] += max(0, ends[tp] - position)
         return lag
 
+    async def ends(self) -> dict[str, str]:
+        consumer = await self._started()
+        async with available(self._config.bootstrap, f"ends of {self.group}"):
+            partitions = await self._partitions(consumer)
+            ends = await consumer.end_offsets(partitions)
+            beginnings = await consumer.beginning_offsets(partitions)
+        per_source: dict[str, dict[int, int]] = {source: {} for source in self._sources.values()}
+        for tp in partitions:
+            if ends[tp] > beginnings[tp]:  # an empty partition needs no commit to be reached
+                per_source[self._sources[tp.topic]][tp.partition] = ends[tp]
+        return {source: encode_offsets(offsets) for source, offsets in per_source.items()}
+
+    async def reached(self, target: Mapping[str, str]) -> bool:
+        wanted = {
+            TopicPartition(self._config.topic(source), partition): offset
+            for source, checkpoint in target.items()
+            for partition, offset in decode_offsets(checkpoint).items()
+        }
+        if not wanted:
+            return True
+        consumer = await self._started()
+        async with available(self._config.bootstrap, f"checkpoints of {self.group}"):
+            for tp, offset in wanted.items():
+                committed = await consumer.committed(tp)
+                if committed is None or committed < offset:
+                    return False
+        return True
+
     async def reset(self) -> None:
         """Commits the beginning of every partition: the group reads everything again (projection rebuild).
 
         Every partition must be assigned to this member: stop the group's other members first."""
         consumer = await self._started()
-        async with _available(f"reset of {self.group}"):
+        async with available(self._config.bootstrap, f"reset of {self.group}"):
             partitions = await self._partitions(consumer)
             missing = set(partitions) - consumer.assignment()
             if missing:
@@ -326,26 +442,21 @@ class KafkaDeadLetters:
             if self._producer is None:
                 await ensure_topics(self.config, [self.config.dead_letter_topic])
                 producer = new_producer(self.config)
-                async with _available("start of the dead-letter producer"):
-                    try:
-                        await producer.start()
-                    except BaseException:
-                        await producer.stop()
-                        raise
+                await start_client(producer, self.config.bootstrap, "start of the dead-letter producer")
                 self._producer = producer
             return self._producer
 
     async def __call__(self, consumer: str, failed: Sequence[tuple[RecordedEvent, str]]) -> None:
         producer = await self._started()
         now = utc_now().isoformat()
-        async with _available("publishing dead letters"):
+        async with available(self.config.bootstrap, "publishing dead letters"):
             sent = [
-                await producer.send(
+                await send_event(
+                    producer,
                     self.config.dead_letter_topic,
-                    value=event.to_json(),
-                    key=event.stream_id.encode(),
-                    headers=[
-                        *event_headers(event, event.source),
+                    event.source,
+                    event,
+                    extra_headers=[
                         ("dlq_consumer", consumer.encode()),
                         ("dlq_error", reason.encode()[:_MAX_ERROR_HEADER]),
                         ("dlq_recorded_at", now.encode()),
@@ -353,7 +464,7 @@ class KafkaDeadLetters:
                 )
                 for event, reason in failed
             ]
-            await asyncio.gather(*sent)
+            await asyncio.gather(*sent)  # each with its own reason headers, so not send_events
 
     async def close(self) -> None:
         async with self._lock:

@@ -8,6 +8,9 @@ holds with `data_subject`:
         data_subject: ClassVar[Subject] = Subject("account_id")
         email: Annotated[EmailStr, Personal]
 
+A model nested in an event (a contract's contact persons, a SealedMessage to the person) names its own
+subject or takes the enclosing model's.
+
 A service's event store is wrapped in a `PersonalDataStore`: `append` seals each personal value with
 its subject's key from the KeyVault (libs/events/vault.py, made on first use), and reads open them.
 So the stored events, and everything that follows the store (the relay, Kafka, dead letters), hold
@@ -85,19 +88,26 @@ Personal: Final = _Personal()
 
 @dataclass(frozen=True)
 class Subject:
-    """Whose personal data a model holds: the value of its field `field`, mapped by `derive` if given."""
+    """Whose personal data a model holds: the value of its field `field`, mapped by `derive` if given;
+    None when the field is empty (then the model must hold no personal value to seal)."""
 
     field: str
     derive: Callable[[str], str] | None = None
 
-    def of(self, data: Mapping[str, Any]) -> str:
+    def of(self, data: Mapping[str, Any]) -> str | None:
+        if data.get(self.field) is None:
+            return None
         value = str(data[self.field])
         return self.derive(value) if self.derive is not None else value
 
 
 def contact_subject(email: str) -> str:
     """The subject of a person known only by an address (a contract's contact person). Derived from
-    the address, so erasing the account that logs in with it can delete this key too."""
+    the address, so erasing the account that logs in with it can delete this key too.
+
+    Unkeyed, like the account id (uuid5 of the first address): whoever holds a candidate address can
+    tell whether it is the subject of a key or an erasure. A keyed hash would not help while the
+    account ids stay derivable from addresses (see docs/architecture.md, "Personal data and erasure")."""
     return str(uuid5(NAMESPACE_URL, f"urn:strefa:contact:{email.strip().lower()}"))
 
 
@@ -200,7 +210,10 @@ class PersonalData:
         subjects: set[str] = set()
         for _, name, subject in slots:
             if subject is None:
-                raise TypeError(f"personal field {name!r} has no data subject: declare `data_subject` on its model")
+                raise TypeError(
+                    f"personal field {name!r} has no data subject: declare `data_subject` on its model (or an "
+                    "enclosing one) and fill the field it names"
+                )
             subjects.add(subject)
         keys = await self.vault.keys_for(subjects)
         for data, name, subject in slots:

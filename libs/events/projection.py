@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +26,8 @@ from libs.events.pii import PersonalData
 from libs.events.registry import EventRegistry
 from libs.events.service import metrics
 from libs.events.service.tracing import event_span, mark_failed
+from libs.events.sqlite_store import wait_for_signal
+from libs.events.vault import SubjectErased
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,12 @@ class Reactor:
     sources: tuple[str, ...]
     handles: frozenset[str]
     react: Callable[[DomainEvent, RecordedEvent], Awaitable[None]]
+
+
+def log_crash(task: asyncio.Task[Any]) -> None:
+    """A done callback: logs the error that ended a background task (nobody awaits it until the stop)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("task_crashed", task=task.get_name(), error=repr(error), exc_info=error)
 
 
 def already_applied(doc: Document | None, event: RecordedEvent) -> bool:
@@ -103,12 +111,6 @@ class ConsumerRunner:
     batch_size = 500
     idle_timeout = 0.5
     retry_delay = 1.0
-    service: str | None = None
-    """The service it runs in (ServiceRuntime sets it): names it in spans and metrics, as consumer names
-    repeat across services (every service has `access`)."""
-    personal: PersonalData | None = None
-    """Opens the personal fields of the events before decoding (ServiceRuntime sets it); the events
-    themselves, and so the dead letters, keep them sealed."""
 
     def __init__(
         self,
@@ -118,6 +120,8 @@ class ConsumerRunner:
         store: DocumentStore,
         registry: EventRegistry,
         *,
+        service: str,
+        personal: PersonalData | None,
         dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
         self.name = name
@@ -125,9 +129,17 @@ class ConsumerRunner:
         self.consumer = consumer
         self.store = store
         self.registry = registry
+        self.service = service
+        """The service it runs in: names it in spans and metrics, as consumer names repeat across
+        services (every service has `access`)."""
+        self.personal = personal
+        """Opens the personal fields of the events before decoding (None: the service has no vault, its
+        events are plain); the events themselves, and so the dead letters, keep them sealed."""
         self.dead_letter_sink = dead_letter_sink
         self.status = ConsumerStatus(name)
         self._task: asyncio.Task[None] | None = None
+        self._committed = asyncio.Event()
+        """Set by the next commit of this runner: `wait_caught_up` looks again then."""
 
     async def handle(self, events: Sequence[tuple[RecordedEvent, DomainEvent]]) -> list[tuple[RecordedEvent, str]]:
         """Applies decoded events; returns the (event, reason) pairs that must become dead letters."""
@@ -164,6 +176,8 @@ class ConsumerRunner:
         if failed:
             await self._record_dead_letters(failed)
         await self.consumer.commit(batch)
+        self._committed.set()
+        self._committed = asyncio.Event()
         self.status.processed += len(batch.events)
         self.status.checkpoints = dict(batch.checkpoints)
         self.status.updated_at = utc_now()
@@ -175,7 +189,7 @@ class ConsumerRunner:
 
     @property
     def metric_attributes(self) -> dict[str, str]:
-        return {"service": self.service or "", "consumer": self.name}
+        return {"service": self.service, "consumer": self.name}
 
     def consumer_span(self, verb: str, event: RecordedEvent) -> AbstractContextManager[Span]:
         """The span of this consumer's handling of one event, in the event's trace (consumer kind)."""
@@ -247,14 +261,31 @@ class ConsumerRunner:
             metrics.consumer_lag.set(behind, {**self.metric_attributes, "source": source})
         return lag
 
+    async def wait_caught_up(self, target: Mapping[str, str], timeout: float) -> bool:
+        """Waits until this consumer has committed up to `target` (its sources' ends taken earlier with
+        `consumer.ends()`), at most `timeout` seconds; returns whether it got there. It looks again after
+        each commit of this runner, and every `idle_timeout` for commits made elsewhere (another member of
+        the group, or a rebuild that switched the version this runner follows)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            committed = self._committed  # taken before looking, so no commit is missed
+            if await self.consumer.reached(target):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await wait_for_signal(committed, min(remaining, self.idle_timeout))
+
     def start(self) -> asyncio.Task[None]:
-        self._task = asyncio.create_task(self.run(), name=f"consumer:{self.name}")
+        self._task = asyncio.create_task(self.run(), name=f"consumer:{self.qualified_name}")
+        self._task.add_done_callback(log_crash)
         return self._task
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # a crash was logged when it happened
                 await self._task
             self._task = None
         await self.consumer.close()
@@ -268,10 +299,19 @@ class ProjectionRunner(ConsumerRunner):
         store: DocumentStore,
         registry: EventRegistry,
         *,
+        service: str,
+        personal: PersonalData | None,
         dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
         super().__init__(
-            projection.name, projection.handles, consumer, store, registry, dead_letter_sink=dead_letter_sink
+            projection.name,
+            projection.handles,
+            consumer,
+            store,
+            registry,
+            service=service,
+            personal=personal,
+            dead_letter_sink=dead_letter_sink,
         )
         self.projection = projection
 
@@ -322,9 +362,20 @@ class ReactorRunner(ConsumerRunner):
         store: DocumentStore,
         registry: EventRegistry,
         *,
+        service: str,
+        personal: PersonalData | None,
         dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
-        super().__init__(reactor.name, reactor.handles, consumer, store, registry, dead_letter_sink=dead_letter_sink)
+        super().__init__(
+            reactor.name,
+            reactor.handles,
+            consumer,
+            store,
+            registry,
+            service=service,
+            personal=personal,
+            dead_letter_sink=dead_letter_sink,
+        )
         self.reactor = reactor
 
     async def handle(self, events: Sequence[tuple[RecordedEvent, DomainEvent]]) -> list[tuple[RecordedEvent, str]]:
@@ -335,8 +386,11 @@ class ReactorRunner(ConsumerRunner):
                     try:
                         await self.reactor.react(data, event)
                         break
-                    except Exception as error:
-                        span.record_exception(error, attributes={"strefa.attempt": attempt})
+                    except SubjectErased:  # about a person erased meanwhile: nothing to do, not a failure
+                        log.info("reaction_skipped_person_erased", consumer=self.name, event_id=str(event.event_id))
+                        break
+                    except Exception as error:  # its type only: a message may quote personal data
+                        span.add_event("exception", {"exception.type": type(error).__name__, "strefa.attempt": attempt})
                         if attempt == self.attempts:
                             failed.append((event, f"reaction failed: {error!r}"))
                             mark_failed(span, failed[-1][1])

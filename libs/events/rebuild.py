@@ -177,9 +177,12 @@ class Operations:
         projection = runner.logical
         alias = await versions.alias(projection.collection.name)
         target, filler = await self._prepare(ref, alias)
-        await versions.save_alias(replace(alias, highest=target.version))
-        log.info("rebuild_started", projection=ref.qualified, into=target.active)
-        events = await _catch_up(filler, progress)
+        try:
+            await versions.save_alias(replace(alias, highest=target.version))
+            log.info("rebuild_started", projection=ref.qualified, into=target.active)
+            events = await _catch_up(filler, progress)
+        finally:
+            await filler.consumer.close()  # leaves the version's Kafka group whole to the live runner
         current = await versions.alias(projection.collection.name)
         await versions.save_alias(replace(current, version=target.version, lease_until=None))
         log.info("rebuild_switched", projection=ref.qualified, active=target.active, was=alias.active)
@@ -205,13 +208,16 @@ class Operations:
                 progress(done, total)
 
         events = 0
-        while True:
-            await versions.save_alias(replace(leased, lease_until=utc_now() + LEASE))
-            lag = sum((await filler.consumer.lag()).values())
-            renew(events, events + lag)
-            if lag == 0:
-                break
-            events += await filler.run_once()
+        try:
+            while True:
+                await versions.save_alias(replace(leased, lease_until=utc_now() + LEASE))
+                lag = sum((await filler.consumer.lag()).values())
+                renew(events, events + lag)
+                if lag == 0:
+                    break
+                events += await filler.run_once()
+        finally:
+            await filler.consumer.close()  # leaves the version's Kafka group whole to the live runner
         await versions.save_alias(replace(leased, lease_until=None))
         documents = await _raw(versions).count(_physical(projection, target))
         await _raw(versions).delete(STATUS, [filler.status.name])
@@ -233,8 +239,14 @@ class Operations:
         await raw.ensure(physical)
         consumer = runtime.event_log.consumer(group_name(ref.service, projection.name, version), projection.sources)
         await consumer.reset()
-        filler = ProjectionRunner(replace(projection, collection=physical), consumer, raw, runtime.registry)
-        filler.personal = runtime.personal
+        filler = ProjectionRunner(
+            replace(projection, collection=physical),
+            consumer,
+            raw,
+            runtime.registry,
+            service=ref.service,
+            personal=runtime.personal,
+        )
         # dead letters under the projection's own name (same ids as the live runner's: no duplicates);
         # its own status document, removed once done
         filler.status = ConsumerStatus(f"{projection.name}@v{version}")

@@ -35,7 +35,7 @@ from libs.events import jsonutil
 from libs.events.docstore import StoreUnavailable
 from libs.events.envelope import RecordedEvent, utc_now
 from libs.events.eventlog import LogUnavailable
-from libs.events.kafka import KafkaConfig, ensure_topics, event_headers, new_producer
+from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_event, send_events
 from libs.events.service import metrics
 from libs.events.service.tracing import mark_failed, start_event_span, trace_context_of
 from libs.events.sqlite_store import wait_for_signal
@@ -86,20 +86,34 @@ class Relay:
     idle_wait = 0.5
     retry_delay = 1.0
 
-    def __init__(self, service: str, store: EventStore, config: KafkaConfig, checkpoint: FileCheckpoint) -> None:
+    def __init__(
+        self,
+        service: str,
+        store: EventStore,
+        config: KafkaConfig,
+        checkpoint: FileCheckpoint,
+        *,
+        lag_sample_interval: float = 15.0,
+    ) -> None:
         self.service = service
         self.store = store
         self.config = config
         self.topic = config.topic(service)
         self.checkpoint = checkpoint
+        self.lag_sample_interval = lag_sample_interval
+        """Seconds between two readings of the lag for the metrics while it runs; 0: none."""
         self.published = 0
         self._position: int | None = checkpoint.load()
         self._producer: AIOKafkaProducer | None = None
+        self._lag_measured_at: float | None = None
 
     @classmethod
-    def next_to(cls, data_dir: Path, service: str, store: EventStore, config: KafkaConfig) -> Relay:
+    def next_to(
+        cls, data_dir: Path, service: str, store: EventStore, config: KafkaConfig, *, lag_sample_interval: float = 15.0
+    ) -> Relay:
         """The relay of a service whose event store lives in `data_dir` (the checkpoint goes beside it)."""
-        return cls(service, store, config, FileCheckpoint(data_dir / "relay-checkpoint.json"))
+        checkpoint = FileCheckpoint(data_dir / "relay-checkpoint.json")
+        return cls(service, store, config, checkpoint, lag_sample_interval=lag_sample_interval)
 
     async def start(self) -> None:
         """Creates the topic (idempotent) and connects; a clear error when the broker cannot be reached."""
@@ -134,8 +148,9 @@ class Relay:
             self.published += len(events)
 
     async def _publish(self, events: list[RecordedEvent]) -> None:
-        acknowledgements = [await self._send(event) for event in events]
-        await asyncio.gather(*acknowledgements)  # raises if any send failed: the checkpoint stays
+        assert self._producer is not None
+        # raises if any send failed: the checkpoint stays
+        await send_events(self._producer, self.topic, self.service, events, self._send)
         metrics.relay_published.add(len(events), self._attributes)
 
     async def _send(self, event: RecordedEvent) -> asyncio.Future[RecordMetadata]:
@@ -144,13 +159,7 @@ class Relay:
         event stored outside any trace is sent without one: a republished history starts no new traces."""
         assert self._producer is not None
         if not event.trace_context.get("traceparent"):
-            untraced: asyncio.Future[RecordMetadata] = await self._producer.send(
-                self.topic,
-                value=event.to_json(),
-                key=event.stream_id.encode(),
-                headers=event_headers(event, self.service),
-            )
-            return untraced
+            return await send_event(self._producer, self.topic, self.service, event)
         span = start_event_span(
             f"publish {self.topic}",
             SpanKind.PRODUCER,
@@ -163,11 +172,8 @@ class Relay:
             },
         )
         try:
-            acknowledgement: asyncio.Future[RecordMetadata] = await self._producer.send(
-                self.topic,
-                value=event.to_json(),
-                key=event.stream_id.encode(),
-                headers=event_headers(event, self.service, trace_context_of(span)),
+            acknowledgement = await send_event(
+                self._producer, self.topic, self.service, event, trace_context=trace_context_of(span)
             )
         except BaseException as error:
             mark_failed(span, repr(error))
@@ -178,7 +184,7 @@ class Relay:
 
     async def run(self) -> None:
         """Publishes forever; outages of Kafka or of the event store are waited out (unacknowledged
-        batches are sent again). After each round it measures its lag for the metrics."""
+        batches are sent again). With metrics on, it measures its lag every `lag_sample_interval`."""
         while True:
             appended = self._append_signal()  # taken before reading, so no append is missed
             try:
@@ -186,10 +192,10 @@ class Relay:
             except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
                 log.warning("relay_waiting", service=self.service, error=repr(error))
                 await self.stop()  # a fresh idempotent producer: no sequence state from the failed batch
-                await self.measure_lag()
+                await self._sample_lag()
                 await asyncio.sleep(self.retry_delay)
                 continue
-            await self.measure_lag()
+            await self._sample_lag()
             if not sent:
                 if appended is None:
                     await asyncio.sleep(self.idle_wait)
@@ -206,6 +212,17 @@ class Relay:
         lag = max(0, (head or 0) - (self._position or 0))
         metrics.relay_lag.set(lag, self._attributes)
         return RelayStatus(self.service, self.topic, self._position, head, lag, self.published)
+
+    async def _sample_lag(self) -> None:
+        """Measures the lag when metrics are on, at most once per `lag_sample_interval`: reading the head
+        is a query of its own (a backwards read on EventStoreDB), not to be made on every idle poll."""
+        if not metrics.metrics_enabled() or self.lag_sample_interval <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._lag_measured_at is not None and now - self._lag_measured_at < self.lag_sample_interval:
+            return
+        self._lag_measured_at = now
+        await self.measure_lag()
 
     async def measure_lag(self) -> None:
         """Updates the relay lag gauge; while the event store is unreachable the last reading stays."""

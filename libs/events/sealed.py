@@ -2,19 +2,26 @@
 
 Sealed with libsodium's sealed boxes (PyNaCl): only the holder of the recipient's private key can
 open them, so the plain secret is never in an event, a Kafka message, a log line or a read model.
+
+A message to a person holds its address or phone and name, and the recipient's key lives on: so the
+ciphertext is `Personal` too, sealed again with the person's key (libs/events/pii.py) by the event
+naming the person, and erased with it. A message to a client's own mailbox holds no natural person's
+data: `CompanySealedMessage`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from libs.events import jsonutil
+from libs.events.pii import Personal, is_erased
 
 NOTIFICATIONS_SEALING_KEY = "notifications-sealing-key"
 """File name, in a service's secrets_dir, of notifications' private key; `.pub` beside it is public."""
@@ -27,8 +34,21 @@ class SealedMessage(BaseModel):
     """The service that can open it, e.g. "notifications"."""
     key_id: str
     """Which of the recipient's keys sealed it (first 16 hex chars of the public key)."""
+    ciphertext: Annotated[str, Personal]
+    """base64url of the sealed box; "[erased]" once the person it is about was erased."""
+
+
+class CompanySealedMessage(SealedMessage):
+    """A message to the client's own address (its e-invoice mailbox): the client's data, not a natural
+    person's, so it is not sealed again with a person's key."""
+
     ciphertext: str
     """base64url of the sealed box."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_sealed_message(cls, data: Any) -> Any:
+        return data.model_dump() if isinstance(data, SealedMessage) and not isinstance(data, cls) else data
 
 
 class CannotUnseal(ValueError):
@@ -49,9 +69,11 @@ def seal(payload: dict[str, Any], recipient: str, public_key: PublicKey) -> Seal
 def unseal(message: SealedMessage, private_key: PrivateKey) -> dict[str, Any]:
     if message.key_id != key_id(private_key.public_key):
         raise CannotUnseal(f"sealed for key {message.key_id}, not ours")
+    if is_erased(message.ciphertext):
+        raise CannotUnseal("the message was erased with the personal data of the person it is about")
     try:
         plain = SealedBox(private_key).decrypt(base64.urlsafe_b64decode(message.ciphertext))
-    except CryptoError as error:
+    except (CryptoError, binascii.Error) as error:
         raise CannotUnseal("the sealed message cannot be opened") from error
     payload: dict[str, Any] = jsonutil.loads(plain)
     return payload

@@ -8,11 +8,14 @@ Identity's keyring, in its secrets folder (`SigningKeyring`): `identity-signing-
 every verifier and every identity replica knows it before any token carries its kid; each key a
 rotation retired is kept as its public half only, `identity-signing-keys/<kid>.pem` (the file's
 modification time is when it was retired), and published until every token it signed has expired.
+Keys are made only at identity's start (both, on the first one) and by the rotation command: a
+running identity that finds a key file gone never replaces it with a key nobody has seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -166,7 +169,7 @@ class SigningKeys:
     current: Ed25519PrivateKey
     """Signs every new token."""
     upcoming: Ed25519PrivateKey | None
-    """Published now, signs after the next rotation (None until the first rotation)."""
+    """Published now, signs after the next rotation (None in a keyring made before there was one)."""
     retired: tuple[RetiredKey, ...]
     """Newest first; published until pruned."""
 
@@ -193,6 +196,8 @@ class Rotation:
     current: str
     upcoming: str
     pruned: tuple[str, ...]
+    rotated: bool = True
+    """False when the keyring had no upcoming key: one was only made and published, nothing else."""
 
 
 class SigningKeyring:
@@ -207,13 +212,31 @@ class SigningKeyring:
         self.upcoming_path = folder / NEXT_SIGNING_KEY_FILE
         self.retired_dir = folder / RETIRED_SIGNING_KEYS_DIR
 
-    def load(self, create: bool = True) -> SigningKeys:
-        """Every key, each file checked: a damaged one raises SigningKeyError naming it. With `create`,
-        the current key is made when there is none (identity's first start)."""
-        load = load_or_create_signing_key if create else load_signing_key
-        current = load(self.current_path)
-        upcoming = load_signing_key(self.upcoming_path) if self.upcoming_path.exists() else None
-        return SigningKeys(current, upcoming, self._retired())
+    def load(self, create: bool = False) -> SigningKeys:
+        """Every key, each file checked: a damaged or unreadable one raises SigningKeyError naming it.
+
+        `create` is for identity's start only, never for a reload: a missing current key is made (the
+        first start) and so is a missing upcoming key, so that even the first rotation signs with a key
+        published ahead. Where the folder is read-only (a Secret), a missing upcoming key stays missing."""
+        if create:
+            self._create_missing()
+        try:
+            current = load_signing_key(self.current_path)
+            upcoming = load_signing_key(self.upcoming_path) if self.upcoming_path.exists() else None
+            return SigningKeys(current, upcoming, self._retired())
+        except OSError as error:
+            raise _unreadable(error, self.retired_dir) from None
+
+    def _create_missing(self) -> None:
+        try:
+            if not self.current_path.exists():
+                write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+        except OSError as error:
+            raise SigningKeyError(f"{self.current_path} cannot be made: {error.strerror}") from None
+        # Identity signs without an upcoming key; `rotate-signing-key` then publishes one first (`rotate`).
+        with contextlib.suppress(OSError):
+            if not self.upcoming_path.exists():
+                write_secret_file(self.upcoming_path, private_key_to_pem(Ed25519PrivateKey.generate()))
 
     def _retired(self) -> tuple[RetiredKey, ...]:
         if not self.retired_dir.is_dir():
@@ -227,12 +250,17 @@ class SigningKeyring:
 
     def stamp(self) -> tuple[tuple[int, int, int] | None, ...]:
         """Changes whenever a rotation or a prune replaced, added or removed a file of the keyring."""
-        return tuple(_file_stamp(path) for path in (self.current_path, self.upcoming_path, self.retired_dir))
+        try:
+            return tuple(_file_stamp(path) for path in (self.current_path, self.upcoming_path, self.retired_dir))
+        except OSError as error:
+            raise _unreadable(error, self.retired_dir.parent) from None
 
     def rotate(self, now: datetime, keep_retired: timedelta, compromised: bool = False) -> Rotation:
-        """The upcoming key (or, before the first rotation, a fresh one) becomes current; the current one
-        is retired (its public half kept, published, no longer signing); a fresh upcoming key is made;
-        retired keys older than `keep_retired` are pruned.
+        """The upcoming key becomes current; the current one is retired (its public half kept, published,
+        no longer signing); a fresh upcoming key is made; retired keys older than `keep_retired` are
+        pruned. A keyring without an upcoming key (made before there was one, on a read-only folder)
+        only gets one: nothing is rotated, since no verifier has seen that key yet; the next rotation,
+        once identity publishes it, signs with it.
 
         `compromised`: the current and the upcoming keys are not to be trusted: both are replaced by
         fresh ones and every retired key is dropped now, so every token signed so far is refused (the
@@ -242,13 +270,14 @@ class SigningKeyring:
             pruned = self._drop(keys.retired)
             write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
             retired = None
+        elif keys.upcoming is None:
+            upcoming = Ed25519PrivateKey.generate()
+            write_secret_file(self.upcoming_path, private_key_to_pem(upcoming))
+            return Rotation(None, keys.kid, key_id(upcoming.public_key()), (), rotated=False)
         else:
             retired = keys.kid
             write_secret_file(self.retired_dir / f"{retired}.pem", public_key_to_pem(keys.current.public_key()), now)
-            if keys.upcoming is not None:
-                os.replace(self.upcoming_path, self.current_path)
-            else:
-                write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+            os.replace(self.upcoming_path, self.current_path)
             pruned = self.prune(now, keep_retired)
         upcoming = Ed25519PrivateKey.generate()
         write_secret_file(self.upcoming_path, private_key_to_pem(upcoming))
@@ -266,6 +295,10 @@ class SigningKeyring:
             retired.path.unlink(missing_ok=True)
             dropped.append(retired.kid)
         return tuple(dropped)
+
+
+def _unreadable(error: OSError, folder: Path) -> SigningKeyError:
+    return SigningKeyError(f"{error.filename or folder} cannot be read: {error.strerror or error}")
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int] | None:

@@ -89,12 +89,17 @@ CREATE TABLE IF NOT EXISTS erased_subjects (
 
 
 class SqliteKeyVault:
-    """The embedded vault: a SQLite file (WAL) that the portal and the ops CLI may share."""
+    """The embedded vault: a SQLite file (WAL) that the portal and the ops CLI may share.
 
-    def __init__(self, path: Path | str) -> None:
+    Reads take no lock: only making a key or erasing one takes SQLite's write lock, which every process
+    sharing the file waits for (at most `busy_timeout` seconds, then StoreUnavailable: answer 503)."""
+
+    def __init__(self, path: Path | str, busy_timeout: float = 10.0) -> None:
         self._path = str(path)
+        self._busy_timeout_ms = int(busy_timeout * 1000)
         self._db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        """One transaction of this connection at a time, and no read of it while one is open."""
 
     async def open(self) -> SqliteKeyVault:
         if self._path != ":memory:":
@@ -103,7 +108,7 @@ class SqliteKeyVault:
         if self._path != ":memory:":  # before WAL: SQLite gives its -wal and -shm files the same mode
             await asyncio.to_thread(Path(self._path).chmod, 0o600)
         await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA busy_timeout=10000")
+        await self._db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
         await self._db.executescript(_SCHEMA)
         return self
 
@@ -119,7 +124,17 @@ class SqliteKeyVault:
             self._db = None
 
     async def ping(self) -> None:
-        await self.db.execute("SELECT 1")
+        async with self._available("ping"):
+            await self.db.execute("SELECT 1")
+
+    @contextlib.asynccontextmanager
+    async def _available(self, what: str) -> AsyncIterator[None]:
+        """SQLite's operational errors ("database is locked": another process kept the write lock past
+        the busy timeout; the file unreadable) mean the vault is unavailable now, not that it is broken."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(f"key vault unavailable during {what}: {error}") from error
 
     async def _rows(self, sql: str, values: Iterable[Any]) -> list[Any]:
         values = list(values)
@@ -129,34 +144,47 @@ class SqliteKeyVault:
         async with self.db.execute(sql.format(marks=marks), values) as cursor:
             return list(await cursor.fetchall())
 
+    async def _refuse_erased(self, subjects: Collection[str]) -> None:
+        erased = await self._rows("SELECT subject FROM erased_subjects WHERE subject IN ({marks})", subjects)
+        if erased:
+            raise SubjectErased(erased[0][0])
+
+    async def _stored(self, subjects: Collection[str]) -> dict[str, SubjectKey]:
+        rows = await self._rows("SELECT subject, key_id, secret FROM subject_keys WHERE subject IN ({marks})", subjects)
+        return {subject: SubjectKey(key_id, bytes(secret)) for subject, key_id, secret in rows}
+
     async def keys_for(self, subjects: Collection[str]) -> dict[str, SubjectKey]:
         if not subjects:
             return {}
-        async with self._transaction():
-            erased = await self._rows("SELECT subject FROM erased_subjects WHERE subject IN ({marks})", subjects)
-            if erased:
-                raise SubjectErased(erased[0][0])
-            now = utc_now().isoformat()
-            await self.db.executemany(
-                "INSERT OR IGNORE INTO subject_keys (key_id, subject, secret, created_at) VALUES (?, ?, ?, ?)",
-                [(key.key_id, subject, key.secret, now) for subject, key in ((s, new_key()) for s in subjects)],
-            )
-            rows = await self._rows(
-                "SELECT subject, key_id, secret FROM subject_keys WHERE subject IN ({marks})", subjects
-            )
-        return {subject: SubjectKey(key_id, bytes(secret)) for subject, key_id, secret in rows}
+        async with self._available("keys_for"):
+            async with self._write_lock:
+                await self._refuse_erased(subjects)
+                keys = await self._stored(subjects)
+            missing = [subject for subject in subjects if subject not in keys]
+            if not missing:
+                return keys
+            async with self._transaction():  # the write lock, only to make the missing keys
+                await self._refuse_erased(subjects)
+                now = utc_now().isoformat()
+                await self.db.executemany(
+                    "INSERT OR IGNORE INTO subject_keys (key_id, subject, secret, created_at) VALUES (?, ?, ?, ?)",
+                    [(key.key_id, subject, key.secret, now) for subject, key in ((s, new_key()) for s in missing)],
+                )
+                keys.update(await self._stored(missing))
+        return keys
 
     async def find(self, key_ids: Collection[str]) -> dict[str, bytes]:
-        rows = await self._rows("SELECT key_id, secret FROM subject_keys WHERE key_id IN ({marks})", key_ids)
+        async with self._available("find"):
+            rows = await self._rows("SELECT key_id, secret FROM subject_keys WHERE key_id IN ({marks})", key_ids)
         return {key_id: bytes(secret) for key_id, secret in rows}
 
     async def delete(self, subject: str) -> bool:
-        async with self._transaction():
+        async with self._available("delete"), self._transaction():
             cursor = await self.db.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,))
         return cursor.rowcount > 0
 
     async def erase(self, subject: str) -> bool:
-        async with self._transaction():
+        async with self._available("erase"), self._transaction():
             await self.db.execute(
                 "INSERT OR IGNORE INTO erased_subjects (subject, erased_at) VALUES (?, ?)",
                 (subject, utc_now().isoformat()),
@@ -165,7 +193,8 @@ class SqliteKeyVault:
         return cursor.rowcount > 0
 
     async def erased(self, subject: str) -> bool:
-        return bool(await self._rows("SELECT 1 FROM erased_subjects WHERE subject IN ({marks})", [subject]))
+        async with self._available("erased"):
+            return bool(await self._rows("SELECT 1 FROM erased_subjects WHERE subject IN ({marks})", [subject]))
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:

@@ -34,6 +34,7 @@ import structlog
 from libs.events.docstore import Collection, Document, DocumentStore, Filter, Sort
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
 from libs.events.eventlog import LogConsumer
+from libs.events.pii import PersonalData
 from libs.events.projection import ConsumerStatus, DeadLetterSink, Projection, ProjectionRunner, already_applied
 from libs.events.registry import EventRegistry
 
@@ -180,9 +181,19 @@ class VersionedProjectionRunner(ProjectionRunner):
         store: VersionedDocumentStore,
         registry: EventRegistry,
         *,
+        service: str,
+        personal: PersonalData | None,
         dead_letter_sink: DeadLetterSink | None = None,
     ) -> None:
-        super().__init__(projection, consumer_for(0), store.inner, registry, dead_letter_sink=dead_letter_sink)
+        super().__init__(
+            projection,
+            consumer_for(0),
+            store.inner,
+            registry,
+            service=service,
+            personal=personal,
+            dead_letter_sink=dead_letter_sink,
+        )
         self.logical = projection
         self.versions = store
         self.consumer_for = consumer_for

@@ -26,9 +26,10 @@ from rich.progress import (
 
 from libs.events.cluster import DEFAULT_NAMESPACE, SERVICE_NAMES
 from libs.events.eventlog import LogUnavailable
+from libs.events.kafka import UnknownSource
 from libs.events.service.logs import configure_logging
 from services.analytics.export import STATE_DIR, ExportFolderTaken, ExportStats, ParquetExporter
-from services.analytics.sources import EmbeddedSource, KafkaSource, Source, UnknownSource
+from services.analytics.sources import EmbeddedSource, KafkaSource, Source
 
 log = structlog.get_logger(__name__)
 

@@ -38,15 +38,18 @@ is a unit (delete it whole, `_export/` included, to export again) and belongs to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiosqlite
 import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
@@ -146,10 +149,14 @@ class ExportIndex:
     """`_export/index.sqlite`: the folder's owner, every exported event id and its part, the pending parts."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(
+        self._path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> ExportIndex:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self._path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS parts (
@@ -160,17 +167,38 @@ class ExportIndex:
             CREATE INDEX IF NOT EXISTS events_by_path ON events (path);
             """
         )
+        return self
 
-    def close(self) -> None:
-        self._db.close()
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the export index is not open")
+        return self._db
 
-    def bind(self, kind: str, group: str) -> bool:
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        try:  # BEGIN inside: a writer cancelled while BEGIN is queued must still roll back
+            await self.db.execute("BEGIN")
+            yield self.db
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
+    async def bind(self, kind: str, group: str) -> bool:
         """Claims the folder for (kind, group); True when it is new. ExportFolderTaken if someone else has it."""
-        owner = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        owner: dict[str, str] = {
+            key: value for key, value in await self.db.execute_fetchall("SELECT key, value FROM meta")
+        }
         if not owner:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT INTO meta VALUES (?, ?)", [("kind", kind), ("group", group)])
+            async with self._transaction() as db:
+                await db.executemany("INSERT INTO meta VALUES (?, ?)", [("kind", kind), ("group", group)])
             return True
         if (owner.get("kind"), owner.get("group")) != (kind, group):
             raise ExportFolderTaken(
@@ -179,42 +207,42 @@ class ExportIndex:
             )
         return False
 
-    def pending(self) -> list[tuple[str, str, int, int, int]]:
+    async def pending(self) -> list[tuple[str, str, int, int, int]]:
         """(path, source, partition, first, last) of the parts written but not known to be committed."""
-        return self._db.execute("SELECT path, source, partition, first, last FROM parts WHERE pending = 1").fetchall()
+        rows = await self.db.execute_fetchall(
+            "SELECT path, source, partition, first, last FROM parts WHERE pending = 1"
+        )
+        return [(path, source, partition, first, last) for path, source, partition, first, last in rows]
 
-    def known(self, event_ids: Sequence[str]) -> set[str]:
+    async def known(self, event_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(event_ids), 500):
             batch = event_ids[start : start + 500]
             marks = ",".join("?" * len(batch))
             query = f"SELECT event_id FROM events WHERE event_id IN ({marks})"  # noqa: S608 (placeholders only)
-            found.update(event_id for (event_id,) in self._db.execute(query, batch))
+            found.update(event_id for (event_id,) in await self.db.execute_fetchall(query, batch))
         return found
 
-    def record(self, parts: Sequence[Part]) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+    async def record(self, parts: Sequence[Part]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
                 "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, 1)",
                 [(part.path, part.source, part.partition, part.first, part.last) for part in parts],
             )
-            self._db.executemany(
+            await db.executemany(
                 "INSERT INTO events VALUES (?, ?)",
                 [(event_id, part.path) for part in parts for event_id in part.event_ids],
             )
 
-    def settle(self, paths: Iterable[str]) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("UPDATE parts SET pending = 0 WHERE path = ?", [(path,) for path in paths])
+    async def settle(self, paths: Iterable[str]) -> None:
+        async with self._transaction() as db:
+            await db.executemany("UPDATE parts SET pending = 0 WHERE path = ?", [(path,) for path in paths])
 
-    def forget(self, paths: Iterable[str]) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
+    async def forget(self, paths: Iterable[str]) -> None:
+        async with self._transaction() as db:
             for path in paths:
-                self._db.execute("DELETE FROM events WHERE path = ?", (path,))
-                self._db.execute("DELETE FROM parts WHERE path = ?", (path,))
+                await db.execute("DELETE FROM events WHERE path = ?", (path,))
+                await db.execute("DELETE FROM parts WHERE path = ?", (path,))
 
 
 def write_atomically(table: pa.Table, target: Path) -> None:
@@ -255,6 +283,7 @@ class ParquetExporter:
         keys = await self.source.open()
         index = ExportIndex(self.out / STATE_DIR / "index.sqlite")
         try:
+            await index.open()
             start = await self._start_positions(index, keys)
             self.source.seek(start)
             ends = await self.source.ends()
@@ -276,11 +305,11 @@ class ParquetExporter:
                 tell(self.stats)
             return self.stats
         finally:
-            index.close()
+            await index.close()
             await self.source.close()
 
     async def _start_positions(self, index: ExportIndex, keys: Sequence[SourcePartition]) -> dict[SourcePartition, int]:
-        fresh = index.bind(self.source.kind, self.group)
+        fresh = await index.bind(self.source.kind, self.group)
         await asyncio.to_thread(self._remove_temporary_files)
         committed = await self.source.committed()
         beginnings = await self.source.beginnings()
@@ -290,7 +319,7 @@ class ParquetExporter:
         }
         settled: list[str] = []
         undone: list[str] = []
-        for path, source, partition, first, last in index.pending():
+        for path, source, partition, first, last in await index.pending():
             key = (source, partition)
             offset = committed.get(key)
             if offset is not None and offset > last:
@@ -301,9 +330,9 @@ class ParquetExporter:
                 start[key] = min(start[key], first)
         if undone:
             await asyncio.to_thread(self._remove, undone)
-            index.forget(undone)
+            await index.forget(undone)
             log.warning("export_uncommitted_parts_removed", parts=len(undone))
-        index.settle(settled)
+        await index.settle(settled)
         return start
 
     def _remove_temporary_files(self) -> None:
@@ -319,17 +348,17 @@ class ParquetExporter:
         return all(positions[key] >= end for key, end in ends.items())
 
     async def _export(self, index: ExportIndex, chunks: Sequence[Chunk]) -> None:
-        parts = self._parts(index, chunks)
-        await asyncio.to_thread(self._write, index, parts)
+        parts = self._parts(chunks, await index.known(_event_ids(chunks)))
+        await index.record(parts)
+        await asyncio.to_thread(self._write, parts)
         await self.source.commit({chunk.key: chunk.last + 1 for chunk in chunks})
-        index.settle(part.path for part in parts)
+        await index.settle(part.path for part in parts)
         self.stats.read += sum(len(chunk.records) for chunk in chunks)
         self.stats.written += sum(len(part.rows) for part in parts)
         self.stats.files += len(parts)
 
-    def _parts(self, index: ExportIndex, chunks: Sequence[Chunk]) -> list[Part]:
-        ids = [str(event.event_id) for chunk in chunks for _, event in chunk.records if event is not None]
-        seen = index.known(ids)
+    def _parts(self, chunks: Sequence[Chunk], seen: set[str]) -> list[Part]:
+        """The parts of the events not `seen` (exported before, by event id), grouped by (type, date)."""
         parts: list[Part] = []
         for chunk in chunks:
             groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -350,7 +379,10 @@ class ParquetExporter:
             )
         return parts
 
-    def _write(self, index: ExportIndex, parts: Sequence[Part]) -> None:
-        index.record(parts)
+    def _write(self, parts: Sequence[Part]) -> None:
         for part in parts:
             write_atomically(pa.Table.from_pylist(part.rows, schema=SCHEMA), self.out / part.path)
+
+
+def _event_ids(chunks: Sequence[Chunk]) -> list[str]:
+    return [str(event.event_id) for chunk in chunks for _, event in chunk.records if event is not None]

@@ -11,38 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from libs.events.envelope import RecordedEvent
-from libs.events.eventlog import LogUnavailable
+from libs.events.kafka import UnknownSource, available, decode, start_client, topic_partitions
 from libs.events.sqlite_store import SqliteEventStore
-
-log = structlog.get_logger(__name__)
 
 CLIENT_ID = "strefa-analytics"
 
 SourcePartition = tuple[str, int]
 """(topic, partition) in Kafka; (service, 0) in embedded mode."""
-
-
-class UnknownSource(LookupError):
-    """A topic or service that does not exist: bad usage, with the names that do."""
-
-    def __init__(self, kind: str, unknown: Sequence[str], known: Sequence[str]) -> None:
-        names = ", ".join(repr(name) for name in unknown)
-        super().__init__(f"no {kind} {names}; known: {', '.join(known) or 'none'}")
-        self.unknown = list(unknown)
-        self.known = list(known)
 
 
 @dataclass(frozen=True)
@@ -93,47 +76,6 @@ class Source(Protocol):
     async def close(self) -> None: ...
 
 
-@asynccontextmanager
-async def kafka_errors(bootstrap: str, what: str) -> AsyncIterator[None]:
-    """Kafka errors (broker down or unreachable, request timeouts) become LogUnavailable with a clear message."""
-    try:
-        yield
-    except (KafkaError, TimeoutError) as error:
-        raise LogUnavailable(f"Kafka at {bootstrap} unavailable during {what}: {error}") from error
-
-
-async def topic_partitions(bootstrap: str, topics: Sequence[str], request_timeout_ms: int = 30_000) -> dict[str, int]:
-    """Each topic's partition count; UnknownSource names the topics that do not exist (and the event topics that do)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID, request_timeout_ms=request_timeout_ms)
-    async with kafka_errors(bootstrap, "connect"):
-        try:
-            await admin.start()
-        except BaseException:
-            await admin.close()
-            raise
-    try:
-        async with kafka_errors(bootstrap, "topic lookup"):
-            known = set(await admin.list_topics())
-            unknown = [topic for topic in topics if topic not in known]
-            if unknown:
-                raise UnknownSource("topic", unknown, sorted(topic for topic in known if topic.endswith(".events")))
-            described: list[dict[str, Any]] = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return {entry["topic"]: len(entry["partitions"]) for entry in described}
-
-
-def decode(record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
-    try:
-        return RecordedEvent.from_json(record.value)
-    except (ValueError, ValidationError) as error:
-        log.warning(
-            "undecodable_record", topic=record.topic, partition=record.partition, offset=record.offset,
-            error=str(error)[:200],
-        )  # fmt: skip
-        return None
-
-
 class KafkaSource:
     """Every partition of `topics`, assigned to this one process (no rebalancing: one exporter per group
     at a time, like the relay), committing to consumer group `group`."""
@@ -155,7 +97,7 @@ class KafkaSource:
         return self._consumer
 
     async def open(self) -> list[SourcePartition]:
-        counts = await topic_partitions(self.bootstrap, self.topics, self._request_timeout_ms)
+        counts = await topic_partitions(self.bootstrap, self.topics, CLIENT_ID, self._request_timeout_ms)
         self._partitions = {
             (topic, partition): TopicPartition(topic, partition)
             for topic in self.topics
@@ -169,27 +111,22 @@ class KafkaSource:
             auto_offset_reset="earliest",
             request_timeout_ms=self._request_timeout_ms,
         )
-        async with kafka_errors(self.bootstrap, "connect"):
-            try:
-                await consumer.start()
-            except BaseException:
-                await consumer.stop()
-                raise
+        await start_client(consumer, self.bootstrap, "connect")
         consumer.assign(list(self._partitions.values()))
         self._consumer = consumer
         return list(self._partitions)
 
     async def committed(self) -> dict[SourcePartition, int | None]:
-        async with kafka_errors(self.bootstrap, "reading the committed offsets"):
+        async with available(self.bootstrap, "reading the committed offsets"):
             return {key: await self.consumer.committed(tp) for key, tp in self._partitions.items()}
 
     async def beginnings(self) -> dict[SourcePartition, int]:
-        async with kafka_errors(self.bootstrap, "reading the first offsets"):
+        async with available(self.bootstrap, "reading the first offsets"):
             found = await self.consumer.beginning_offsets(list(self._partitions.values()))
         return {key: found[tp] for key, tp in self._partitions.items()}
 
     async def ends(self) -> dict[SourcePartition, int]:
-        async with kafka_errors(self.bootstrap, "reading the end offsets"):
+        async with available(self.bootstrap, "reading the end offsets"):
             found = await self.consumer.end_offsets(list(self._partitions.values()))
         return {key: found[tp] for key, tp in self._partitions.items()}
 
@@ -198,11 +135,11 @@ class KafkaSource:
             self.consumer.seek(self._partitions[key], offset)
 
     async def positions(self) -> dict[SourcePartition, int]:
-        async with kafka_errors(self.bootstrap, "reading the positions"):
+        async with available(self.bootstrap, "reading the positions"):
             return {key: await self.consumer.position(tp) for key, tp in self._partitions.items()}
 
     async def fetch(self, max_records: int, timeout: float) -> list[Chunk]:
-        async with kafka_errors(self.bootstrap, "fetch"):
+        async with available(self.bootstrap, "fetch"):
             fetched = await self.consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
         return [
             Chunk(tp.topic, tp.partition, [(record.offset, decode(record)) for record in records])
@@ -212,7 +149,7 @@ class KafkaSource:
 
     async def commit(self, positions: Mapping[SourcePartition, int]) -> None:
         if positions:
-            async with kafka_errors(self.bootstrap, f"commit of group {self.group}"):
+            async with available(self.bootstrap, f"commit of group {self.group}"):
                 await self.consumer.commit({self._partitions[key]: offset for key, offset in positions.items()})
 
     async def close(self) -> None:

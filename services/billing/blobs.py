@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from libs.events import blobs as blob_port
 from libs.events.blobs import BlobStore, BlobSweeper, FileBlobStore
 from libs.events.envelope import utc_now
 from libs.events.service.runtime import ServiceRuntime
 from services.billing.domain import document
-from services.billing.settings import BillingSettings
 
-
-def _settings(runtime: ServiceRuntime) -> BillingSettings:
-    settings = runtime.settings
-    return settings if isinstance(settings, BillingSettings) else BillingSettings.model_validate(settings.model_dump())
+DOCUMENTS = "documents"
 
 
 def document_files(runtime: ServiceRuntime) -> BlobStore:
@@ -24,23 +21,14 @@ def document_files(runtime: ServiceRuntime) -> BlobStore:
 
 
 def document_key(document_id: str, digest: str) -> str:
-    return f"documents/{document_id}/{digest}.pdf"
-
-
-def document_stream_of(key: str) -> str | None:
-    """The stream whose DocumentPublished refers to a key made by `document_key`."""
-    folder, _, rest = key.partition("/")
-    document_id, _, name = rest.partition("/")
-    return document.stream_id(document_id) if folder == "documents" and document_id and name else None
+    return f"{DOCUMENTS}/{document_id}/{digest}.pdf"
 
 
 def orphan_sweeper(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now) -> BlobSweeper:
-    grace = timedelta(seconds=_settings(runtime).orphan_blob_grace_seconds)
-    return BlobSweeper(document_files(runtime), runtime.events, document_stream_of, grace, clock)
+    """Each key made by `document_key` is checked against its document's DocumentPublished."""
+    return blob_port.orphan_sweeper(runtime, document_files(runtime), DOCUMENTS, document.stream_id, clock)
 
 
 async def sweep_orphans(runtime: ServiceRuntime) -> None:
     """Billing's ServiceDefinition.background: a sweep at start, then one every interval."""
-    interval = _settings(runtime).orphan_blob_sweep_seconds
-    if interval > 0:
-        await orphan_sweeper(runtime).sweep_forever(interval)
+    await blob_port.run_orphan_sweeps(runtime, orphan_sweeper(runtime))

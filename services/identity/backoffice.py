@@ -69,7 +69,8 @@ async def find_account(email: Annotated[Email, Query()], runtime: Runtime, _: Ba
 async def erase(account_id: UUID, runtime: Runtime, actor: BackOffice) -> dict[str, Any]:
     """Erases the person's personal data (GDPR Art. 17): its names, e-mails and phones read "[erased]"
     in every event, read models drop them, it never logs in again. Its clients' invoices and payments
-    stay. Repeating it is harmless; 404 `account_not_found` for an unknown account."""
+    stay. Repeating it is harmless and finishes one a crash cut short; 404 `account_not_found` for an
+    unknown account."""
     erasure = await erase_person(runtime, str(account_id), actor)
     return {"account_id": erasure.account_id, "status": "erased", "already_erased": erasure.already_erased}
 

@@ -88,7 +88,7 @@ async def switch_client(
         context = event_context(request, actor=principal.actor, client_id=grant.client_id)
         command = SwitchClient(now, principal.account_id, origin, grant.client_id)
         await runtime.commands.handle(session, principal.session_id, command, context)
-    return token_answer(identity, response, principal.account_id, principal.session_id, grant, None, False)
+    return await token_answer(identity, response, principal.account_id, principal.session_id, grant, None, False)
 
 
 def _manager(principal: Principal) -> Manager:

@@ -5,7 +5,9 @@ confirmation sent to the new address or number; nothing changes until it is conf
   until midnight (Warsaw) ending the next day, single use, a newer request replaces it; an information
   e-mail to the current address. An address another account logs in with gets the same answer and
   nothing is recorded; the confirmation reserves the address (`emails.py`), so it can never complete
-  for a taken one.
+  for a taken one. The token is in the link's fragment (`/potwierdz-email#token=`), which browsers
+  never send to a server (no access or proxy log, no Referer, no http.target of a span): the page
+  posts it to `/contact/email/confirm`.
 - Phone: a 6-digit code (stored as HMAC) sealed by SMS to the new number, valid until midnight
   (Warsaw) of the day of issue, dead after 5 wrong tries.
 - Confirmed: every other session of the person ends.
@@ -14,6 +16,7 @@ confirmation sent to the new address or number; nothing changes until it is conf
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request, status
@@ -85,7 +88,11 @@ async def request_email_change(
             channel="email",
             to=body.new_email,
             template="login_email_confirmation",
-            params={**params, "link": f"{base}/potwierdz-email?token={token}", "new_email": body.new_email},
+            params={
+                **params,
+                "link": f"{base}/potwierdz-email#token={quote(token, safe='')}",
+                "new_email": body.new_email,
+            },
         )
     )
     notice = identity.seal(

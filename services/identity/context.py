@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 from typing import Annotated
@@ -61,6 +62,8 @@ class Identity:
         self.keyring = SigningKeyring(secrets_dir)
         self._keys: SigningKeys | None = None
         self._keys_stamp: object = None
+        self._keys_problem: str | None = None
+        self._reading = threading.Lock()
         self.codes = CodeHasher(load_or_create_pepper(secrets_dir / PEPPER_FILE))
         self.passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
         self.backoff = Backoff(
@@ -73,26 +76,63 @@ class Identity:
     def signing_keys(self) -> SigningKeys:
         """The keyring as it is on disk: read again once a rotation or a prune changed its files (the
         operator's command, or an updated Secret), and the JWKS file written before a new key signs.
-        A keyring that turns unreadable keeps the last good keys (logged); at the first load it raises."""
-        stamp = self.keyring.stamp()
-        if self._keys is not None and stamp == self._keys_stamp:
+
+        Blocking file I/O: async code calls `current_keys`. The first call (identity's start) makes the
+        keys a new keyring lacks and raises on a keyring it cannot use; later calls never make a key: a
+        file gone missing, damaged or unreadable keeps the last good keys (an error naming the file is
+        logged, once). While one call reads the files, the others go on with the last good keys, so a
+        stalled mount holds up one request, not every token."""
+        if not self._reading.acquire(blocking=self._keys is None):
+            assert self._keys is not None
             return self._keys
         try:
-            keys = self.keyring.load()
+            return self._read_keyring()
+        finally:
+            self._reading.release()
+
+    def _read_keyring(self) -> SigningKeys:
+        last, stamp = self._keys, None
+        try:
+            stamp = self.keyring.stamp()
+            if last is not None and stamp == self._keys_stamp:
+                return last
+            keys = self.keyring.load(create=last is None)
         except SigningKeyError as error:
-            if self._keys is None:
+            if last is None:
                 raise
             self._keys_stamp = stamp
-            log.error("signing_keys_unreadable", error=str(error), signing_kid=self._keys.kid)
-            return self._keys
-        self._write_jwks(keys)
+            return self._keep(last, "signing_keys_unreadable", str(error))
+        try:
+            self._write_jwks(keys)
+        except OSError as error:
+            problem = f"{self.settings.jwks_location} cannot be written: {error.strerror or error}"
+            if last is None:
+                raise SigningKeyError(problem) from None
+            return self._keep(last, "jwks_unwritable", problem)  # tried again at the next token
+        self._keys_problem = None
+        if last is None:
+            stamp = self.keyring.stamp()  # the files the first load made
+            if keys.upcoming is None:
+                log.warning("signing_key_upcoming_missing", file=str(self.keyring.upcoming_path))
         self._keys, self._keys_stamp = keys, stamp
         published = [key_id(key) for key in keys.published()]
         log.info("signing_keys_loaded", signing_kid=keys.kid, published_kids=published)
         return keys
 
-    def jwks(self) -> dict[str, object]:
-        return jwks(self.signing_keys().published())
+    def _keep(self, last: SigningKeys, event: str, problem: str) -> SigningKeys:
+        """The last good keys go on signing; the problem is logged once, not at every token."""
+        if problem != self._keys_problem:
+            self._keys_problem = problem
+            log.error(event, error=problem, signing_kid=last.kid)
+        return last
+
+    async def current_keys(self) -> SigningKeys:
+        """`signing_keys` off the event loop: every token signed and every JWKS served looks at the
+        keyring's files first, so a rotation takes effect at the very next token."""
+        return await asyncio.to_thread(self.signing_keys)
+
+    async def jwks(self) -> dict[str, object]:
+        return jwks((await self.current_keys()).published())
 
     def _write_jwks(self, keys: SigningKeys) -> None:
         """Other services verify tokens with these keys: embedded, they read this file."""
@@ -111,11 +151,12 @@ class Identity:
             self._notifications_key = load_public_key(path)
         return seal_notification(request, self._notifications_key)
 
-    def access_token(self, account_id: str, session_id: str, grant: Grant) -> str:
+    async def access_token(self, account_id: str, session_id: str, grant: Grant) -> str:
         claims = AccessClaims(
             sub=account_id, sid=session_id, cid=grant.client_id, scp=grant.scopes, ctr=grant.contract_ids
         )
-        return sign(claims, self.signing_keys().current, self.settings.access_token_ttl_seconds)
+        keys = await self.current_keys()
+        return sign(claims, keys.current, self.settings.access_token_ttl_seconds)
 
 
 _identities: weakref.WeakKeyDictionary[ServiceRuntime, Identity] = weakref.WeakKeyDictionary()
@@ -132,7 +173,8 @@ def identity_of(runtime: ServiceRuntime) -> Identity:
 
 
 async def on_start(runtime: ServiceRuntime) -> None:
-    """Makes (first start) or loads the keys and publishes the JWKS before any token is signed."""
+    """Makes (the keys a new keyring lacks) or loads the keys and publishes the JWKS before any token is
+    signed; a keyring it cannot use stops the start."""
     identity = await asyncio.to_thread(identity_of, runtime)
     await asyncio.to_thread(identity.signing_keys)
     log.info("identity_keys_ready", jwks=identity.settings.jwks_location)

@@ -8,8 +8,9 @@ the handler generated or computed: only hashes ever reach an event. Two aggregat
   sessions it started (so a password change or a deactivation can end them all, consistently);
 - the session (`identity-session-<id>`): the rotation of its refresh token and its active client.
 
-An erased account (PersonErased, GDPR Art. 17) refuses every command but a repeated erasure: its
-events still fold, their personal fields reading "[erased]" (libs/events/pii.py).
+An erased account (PersonErased, GDPR Art. 17), or one whose erasure began (PersonErasureStarted),
+refuses every command but the erasure's: its events still fold, their personal fields reading
+"[erased]" (libs/events/pii.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from libs.events.schemas.identity import (
     LoginFailed,
     PasswordChanged,
     PersonErased,
+    PersonErasureStarted,
     PhoneChangeCodeRejected,
     PhoneChanged,
     PhoneChangeRequested,
@@ -214,13 +216,14 @@ class Account:
     phone_code_days: tuple[date, ...] = ()
     addresses: tuple[str, ...] = ()
     """Every login e-mail it had (provisioned with, then confirmed changes): contracts may name any."""
+    erasure_started: PersonErasureStarted | None = None
     erased: PersonErased | None = None
 
     @property
     def status(self) -> Literal["none", "provisioned", "active", "deactivated", "erased"]:
         if self.person is None:
             return "none"
-        if self.erased is not None:
+        if self.erased is not None or self.erasure_started is not None:
             return "erased"
         if self.deactivated:
             return "deactivated"
@@ -401,6 +404,15 @@ class ConfirmPhoneChange:
 
 
 @dataclass(frozen=True)
+class BeginErasure:
+    """The first step of an erasure (services/identity/erasure.py): records the contact subjects while
+    the addresses can still be read, before the keys are deleted."""
+
+    now: datetime
+    erased_by: str
+
+
+@dataclass(frozen=True)
 class ErasePerson:
     """GDPR Art. 17: the person's data goes, its sessions and access end. Its clients' invoices and
     payments stay: they are the client's, and hold no personal data of it."""
@@ -425,6 +437,7 @@ AccountCommand = (
     | ConfirmEmailChange
     | RequestPhoneChange
     | ConfirmPhoneChange
+    | BeginErasure
     | ErasePerson
 )
 
@@ -459,11 +472,11 @@ def refuse_link() -> ActivationRefused:
 
 
 def decide(state: Account, command: AccountCommand) -> Sequence[DomainEvent]:
-    if state.erased is not None:
-        if isinstance(command, ErasePerson):
-            return []  # erased already: repeating it is harmless
-        raise NotFound("account_not_found", "no such account")
+    if state.status == "erased":
+        return _erasure_step(state, command)
     match command:
+        case BeginErasure():
+            return [_erasure_started(state, command)]
         case ErasePerson():
             return _erase(state, command)
         case Provision():
@@ -520,10 +533,33 @@ def _id(state: Account) -> str:
     return state.account_id
 
 
+def _erasure_step(state: Account, command: AccountCommand) -> Sequence[DomainEvent]:
+    """What an account erased, or being erased, still does: the rest of its erasure, nothing else."""
+    if isinstance(command, ErasePerson) and state.erased is None:
+        return _erase(state, command)
+    if isinstance(command, BeginErasure | ErasePerson):
+        return []  # done already: repeating it is harmless
+    raise NotFound("account_not_found", "no such account")
+
+
+def _contact_subjects(state: Account) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(contact_subject(address) for address in state.addresses))
+
+
+def _erasure_started(state: Account, command: BeginErasure) -> PersonErasureStarted:
+    return PersonErasureStarted(
+        account_id=_id(state),
+        contact_subjects=_contact_subjects(state),
+        started_by=command.erased_by,
+        started_at=command.now,
+    )
+
+
 def _erase(state: Account, command: ErasePerson) -> list[DomainEvent]:
     if state.person is None:
         raise NotFound("account_not_found", "no such account")
     account_id = _id(state)
+    started = state.erasure_started
     return [
         *(
             SessionRevoked(session_id=sid, account_id=account_id, reason="erased")
@@ -536,7 +572,7 @@ def _erase(state: Account, command: ErasePerson) -> list[DomainEvent]:
         PersonErased(
             account_id=account_id,
             client_ids=tuple(sorted(state.grants)),
-            contact_subjects=tuple(dict.fromkeys(contact_subject(address) for address in state.addresses)),
+            contact_subjects=started.contact_subjects if started is not None else _contact_subjects(state),
             erased_by=command.erased_by,
             erased_at=command.now,
         ),
@@ -862,6 +898,8 @@ def evolve(state: Account, event: DomainEvent) -> Account:
             return _with_grant(state, event.client_id, active=False)
         case AccountDeactivated():
             return replace(state, deactivated=True)
+        case PersonErasureStarted():
+            return replace(state, erasure_started=event)
         case PersonErased():
             return replace(state, erased=event)
         case AccountReactivated():

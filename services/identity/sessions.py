@@ -61,7 +61,7 @@ class TokenOut(BaseModel):
     """Only for a client that asked for it in the body (never for browsers)."""
 
 
-def token_answer(
+async def token_answer(
     identity: Identity,
     response: Response,
     account_id: str,
@@ -83,7 +83,7 @@ def token_answer(
             samesite="strict",
         )
     return TokenOut(
-        access_token=identity.access_token(account_id, session_id, grant),
+        access_token=await identity.access_token(account_id, session_id, grant),
         expires_in=identity.settings.access_token_ttl_seconds,
         client_id=grant.client_id,
         refresh_token=refresh if in_body else None,
@@ -120,7 +120,7 @@ async def login(
     started = after.sessions[session_id]
     grant = after.grants[started.client_id]
     log.info("session_started", account_id=account_id, session_id=session_id)
-    return token_answer(identity, response, account_id, session_id, grant, refresh, body.refresh_token_in_body)
+    return await token_answer(identity, response, account_id, session_id, grant, refresh, body.refresh_token_in_body)
 
 
 def _login(
@@ -191,7 +191,7 @@ async def refresh(
             await runtime.commands.handle(account, account_id, revoke, context)
             log.warning("refresh_token_reused", account_id=account_id, session_id=session_id)
             raise
-    return token_answer(identity, response, account_id, session_id, grant, new, presented[1])
+    return await token_answer(identity, response, account_id, session_id, grant, new, presented[1])
 
 
 async def _session_origin(runtime: ServiceRuntime, account_id: str, session_id: str) -> tuple[Account, SessionOrigin]:
@@ -307,4 +307,4 @@ async def end_session(
 async def jwks_document(identity: IdentityDep, response: Response) -> dict[str, Any]:
     """The public keys every service verifies access tokens with."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    return identity.jwks()
+    return await identity.jwks()

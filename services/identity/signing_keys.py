@@ -52,12 +52,20 @@ def rotate_signing_key(
         ),
     ] = False,
 ) -> None:
-    """A new key signs from now on; the old one stays published until the tokens it signed have expired."""
+    """A new key signs from now on; the old one stays published until the tokens it signed have expired.
+
+    The new key is the one published ahead; a keyring without one only gets one, and rotates next time."""
     settings = _settings(secrets_dir)
     try:
         rotation = SigningKeyring(settings.secrets_dir).rotate(utc_now(), settings.retired_key_lifetime, compromised)
     except SigningKeyError as error:
         _fail(error)
+    if not rotation.rotated:
+        typer.echo(
+            f"nothing rotated: the keyring had no key published ahead; made {rotation.upcoming}, still signing with "
+            f"{rotation.current}. Hand the files to identity (every replica), then run rotate-signing-key again."
+        )
+        return
     if rotation.retired is not None:
         kept = int(settings.retired_key_lifetime.total_seconds())
         typer.echo(f"retired {rotation.retired}: published {kept} s more, then pruned (prune-signing-keys)")

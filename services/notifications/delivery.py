@@ -87,7 +87,7 @@ class _Failure(Exception):
 
 
 CatchUp = Callable[[Collection], Awaitable[None]]
-"""Waits (bounded) until the projection that folds a collection has caught up with its sources."""
+"""Waits (bounded) until the projection that folds a collection has read what its sources hold now."""
 
 
 async def _no_wait(_: Collection) -> None:
@@ -110,7 +110,16 @@ class Opener:
         self.invoices_url = invoices_url
         self._catch_up = catch_up
 
-    async def lookup(self, collection: Collection, doc_id: str) -> Document | None:
+    async def lookup(
+        self, collection: Collection, doc_id: str, *, ready: Callable[[Document], bool] | None = None
+    ) -> Document | None:
+        """The document as the read model holds it. Only when it is missing, or not `ready`, may the read
+        model not have folded it yet: then it waits (bounded) until the read model has read what its
+        sources hold now, and reads it again. A document that is there is read without waiting, however
+        far behind the read model is with the rest of its sources."""
+        doc = await self.documents.get(collection, doc_id)
+        if doc is not None and (ready is None or ready(doc)):
+            return doc
         await self._catch_up(collection)
         return await self.documents.get(collection, doc_id)
 

@@ -67,44 +67,34 @@ def sms_sender(settings: NotificationsSettings, documents: DocumentStore, clock:
     return OutboxSender(documents, clock)
 
 
-CATCH_UP_POLL = 0.05
-"""Seconds between two looks at a lagging read model's consumer."""
-
-
 def catch_up(runtime: ServiceRuntime, wait: float) -> CatchUp:
-    """Waits until the projections folding `collection` have nothing left to read in their sources, at
-    most `wait` seconds; then the caller goes by what the read model holds (and the wait is logged).
+    """Waits until the projections folding `collection` have read what their sources hold now (their
+    ends, taken once), at most `wait` seconds; then the caller goes by what the read model holds (and
+    the wait is logged). Events appended meanwhile do not prolong it.
 
     So a message caused right after what its recipient comes from (an account provisioned, a consent
-    given) finds it, and one caused by an account never provisioned is not held up once caught up."""
+    given) finds it, and one caused by an account never provisioned is held up only until the read
+    model has read that far."""
 
     async def wait_for(collection: Collection) -> None:
         names = [projection.name for projection in runtime.projections if projection.collection == collection]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while True:
-            behind = [name for name in names if await _lagging(runtime, name)]
-            if not behind:
-                return
-            if loop.time() >= deadline:
-                log.warning("read_model_behind", projections=behind, waited_seconds=wait)
-                return
-            await asyncio.sleep(CATCH_UP_POLL)
+        for name in names:
+            try:
+                runner = runtime.runner(name)
+            except KeyError:  # consumers not built (yet): nothing to wait for
+                continue
+            try:
+                target = await runner.consumer.ends()
+                caught_up = await runner.wait_caught_up(target, max(0.0, deadline - loop.time()))
+            except Exception as error:  # the log is unreachable: go by the read model as it is
+                log.warning("read_model_lag_unknown", projection=name, error=str(error))
+                continue
+            if not caught_up:
+                log.warning("read_model_behind", projection=name, waited_seconds=wait)
 
     return wait_for
-
-
-async def _lagging(runtime: ServiceRuntime, projection: str) -> bool:
-    try:
-        runner = runtime.runner(projection)
-    except KeyError:  # consumers not built (yet): nothing to wait for
-        return False
-    try:
-        lag = await runner.consumer.lag()  # the consumer the runner follows now (its active version's)
-    except Exception as error:  # the log is unreachable: go by the read model as it is
-        log.warning("read_model_lag_unknown", projection=projection, error=str(error))
-        return False
-    return any(value > 0 for value in lag.values())
 
 
 def reactors(runtime: ServiceRuntime) -> Sequence[Reactor]:

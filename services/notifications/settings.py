@@ -55,9 +55,9 @@ class NotificationsSettings(ServiceSettings):
     read_model_wait: float = Field(
         default=10.0,
         ge=0,
-        description="Seconds a message may wait for notifications' own read models (accounts, e-invoice addresses) "
-        "to catch up with identity's and profile's events before it goes by what they hold (they are behind only "
-        "at a first start or after an outage; meanwhile the other messages wait too).",
+        description="Seconds a message whose recipient notifications' own read models (accounts, e-invoice "
+        "addresses) do not know yet may wait for them to catch up with identity's and profile's events as they "
+        "stood when the message came, before it goes by what they hold (a known recipient never waits).",
     )
 
     # What the messages say (the client zone's texts)

@@ -4,9 +4,9 @@ A handler turns its event into an `Outgoing` (a NotificationRequest, and until w
 makes sense) or None (nothing to send). Secrets travel sealed inside the event and are opened here
 with `context.unseal`; a notification without secrets (InvoiceIssued, a payment result) builds its
 NotificationRequest from the event and from notifications' own read models (projections.py), read
-with `context.lookup`, which first lets the read model catch up with its sources (bounded by
-NOTIFICATIONS_READ_MODEL_WAIT): an account provisioned, or a consent given, just before the cause is
-then already there.
+with `context.lookup`, which, when the document is missing (or not yet usable), first lets the read
+model read what its sources hold (bounded by NOTIFICATIONS_READ_MODEL_WAIT): an account provisioned,
+or a consent given, just before the cause is then already there.
 
 To add one: a function decorated with `@triggers.on(EventModel, source="<service>")` here (or in a
 module imported by service.py), and its template in templates.py's CATALOGUE and templates/.
@@ -81,8 +81,11 @@ class TriggerContext(Protocol):
     def unseal(self, sealed: SealedMessage) -> NotificationRequest:
         """Opens a request sealed for notifications; raises CannotUnseal or InvalidRequest."""
 
-    async def lookup(self, collection: Collection, doc_id: str) -> Document | None:
-        """A document of one of notifications' read models, once that read model has caught up (bounded)."""
+    async def lookup(
+        self, collection: Collection, doc_id: str, *, ready: Callable[[Document], bool] | None = None
+    ) -> Document | None:
+        """A document of one of notifications' read models; when it is missing or not `ready`, as it is once
+        that read model has read what its sources hold now (bounded)."""
 
 
 Handler = Callable[[E, RecordedEvent, TriggerContext], Awaitable[Outgoing | None]]
@@ -263,10 +266,14 @@ async def payment_failed(event: PaymentFailed, _: RecordedEvent, context: Trigge
 # billing
 
 
+def _confirmed_address(address: Document) -> bool:
+    return bool(address.get("consent") and address.get("email"))
+
+
 @triggers.on(InvoiceIssued, source="billing", skip_history=True)
 async def invoice_issued(event: InvoiceIssued, _: RecordedEvent, context: TriggerContext) -> Outgoing | None:
-    address = await context.lookup(EINVOICE_ADDRESSES, event.client_id)
-    if address is None or not address.get("consent") or not address.get("email"):
+    address = await context.lookup(EINVOICE_ADDRESSES, event.client_id, ready=_confirmed_address)
+    if address is None or not _confirmed_address(address):
         return None  # no e-invoice consent: the invoice is in the portal, nothing is mailed
     request = NotificationRequest(
         channel="email",

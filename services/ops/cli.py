@@ -18,11 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from libs.events.cluster import DEFAULT_NAMESPACE
+from libs.events.docstore import StoreUnavailable
 from libs.events.eventlog import LogUnavailable
-from libs.events.kafka import KafkaConfig
+from libs.events.kafka import KafkaConfig, UnknownSource
 from libs.events.rebuild import DeadLetterNotFound, Operations, UnknownConsumer
 from libs.events.service.logs import configure_logging
-from services.analytics.sources import UnknownSource
 from services.ops import republish as republishing
 from services.ops.backend import (
     BackendError,
@@ -66,7 +66,11 @@ def main(
     ] = Path("data"),
     mode: Annotated[
         Mode,
-        typer.Option(help="embedded: the SQLite files; cluster: the services' own stores (tail stream, republish)."),
+        typer.Option(
+            help="embedded: the SQLite files in --data-dir; cluster: the Kafka, MongoDB and event stores the "
+            "services' own processes use, from KAFKA_BOOTSTRAP, MONGO_URI, EVENTSTORE_URI, STREFA_NAMESPACE and "
+            "<SERVICE>_* (deploy/README.md)."
+        ),
     ] = (Mode.embedded),
     grace: Annotated[
         float, typer.Option(min=0, help="Seconds between an alias switch and dropping the old version.")
@@ -94,7 +98,7 @@ def run(action: Callable[[Operations], Awaitable[T]]) -> T:
     except DeadLetterNotFound as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    except BackendError as error:
+    except (BackendError, LogUnavailable, StoreUnavailable) as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
 

@@ -10,14 +10,13 @@ what the republish is for is a topic that lost records, or a consumer that must 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
 from libs.events.eventlog import LogUnavailable
-from libs.events.kafka import KafkaConfig, ensure_topics, event_headers, new_producer
+from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events, start_client
 from libs.events.store import EventStore
 from services.ops.backend import UsageError
 
@@ -58,13 +57,10 @@ async def republish(store: EventStore, config: KafkaConfig, span: Span, progress
     try:
         await ensure_topics(config, [span.topic])
         producer = new_producer(config)
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
+        await start_client(producer, config.bootstrap, "start of the producer")
     except (KafkaError, LogUnavailable, TimeoutError) as error:
-        raise LogUnavailable(f"cannot reach Kafka at {config.bootstrap}: {error}") from None
+        reason = error.__cause__ or error  # the Kafka error itself, not a LogUnavailable already naming the broker
+        raise LogUnavailable(f"cannot reach Kafka at {config.bootstrap}: {reason}") from None
     sent = 0
     after = span.first - 1
     progress(0, span.positions)
@@ -74,16 +70,7 @@ async def republish(store: EventStore, config: KafkaConfig, span: Span, progress
             events = [event for event in read if event.global_position <= span.last]
             if not events:
                 break
-            acknowledgements = [
-                await producer.send(
-                    span.topic,
-                    value=event.to_json(),
-                    key=event.stream_id.encode(),
-                    headers=event_headers(event, span.service),
-                )
-                for event in events
-            ]
-            await asyncio.gather(*acknowledgements)
+            await send_events(producer, span.topic, span.service, events)
             sent += len(events)
             after = events[-1].global_position
             progress(after - span.first + 1, span.positions)

@@ -18,11 +18,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from libs.events import jsonutil
 from libs.events.envelope import RecordedEvent
+from libs.events.kafka import available, decode, start_client, topic_partitions
 from libs.events.store import EventStore
 from libs.events.warsaw import WARSAW
-from services.analytics.sources import decode, kafka_errors, topic_partitions
 from services.ops.backend import UsageError
 
+CLIENT_ID = "strefa-ops"
 DEFAULT_WINDOW = 10
 POLL_SECONDS = 0.5
 DATA_WIDTH = 160
@@ -82,18 +83,13 @@ async def tail_topic(
     limit: int | None = None,
 ) -> AsyncIterator[Tailed]:
     """UnknownSource for a topic that does not exist; LogUnavailable when Kafka cannot be reached."""
-    partitions = (await topic_partitions(bootstrap, [topic]))[topic]
+    partitions = (await topic_partitions(bootstrap, [topic], CLIENT_ID))[topic]
     tps = [TopicPartition(topic, partition) for partition in range(partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="strefa-ops", enable_auto_commit=False)
-    async with kafka_errors(bootstrap, "connect"):
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()
-            raise
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id=CLIENT_ID, enable_auto_commit=False)
+    await start_client(consumer, bootstrap, "connect")
     try:
         consumer.assign(tps)
-        async with kafka_errors(bootstrap, "reading the offsets"):
+        async with available(bootstrap, "reading the offsets"):
             beginnings = await consumer.beginning_offsets(tps)
             ends = await consumer.end_offsets(tps)
         for tp in tps:
@@ -103,7 +99,7 @@ async def tail_topic(
         recent: list[Tailed] = []
         newer: list[Tailed] = []
         while limit is None or shown < limit:
-            async with kafka_errors(bootstrap, "fetch"):
+            async with available(bootstrap, "fetch"):
                 at_end = all([await consumer.position(tp) >= ends[tp] for tp in tps])
             if starting and at_end:
                 starting = False
@@ -113,7 +109,7 @@ async def tail_topic(
                 continue
             if at_end and not follow:
                 return
-            async with kafka_errors(bootstrap, "fetch"):
+            async with available(bootstrap, "fetch"):
                 fetched = await consumer.getmany(timeout_ms=int(POLL_SECONDS * 1000), max_records=500)
             for tp, records in fetched.items():
                 for record in records:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -16,6 +16,7 @@ import structlog
 from fastapi.exceptions import RequestValidationError
 
 from libs.events import EventContext, Invalid, NotFound
+from libs.events import blobs as blob_port
 from libs.events.access import Principal
 from libs.events.blobs import BlobStore, BlobSweeper, FileBlobStore
 from libs.events.envelope import utc_now
@@ -28,6 +29,8 @@ from services.profile.notify import settings_of
 from services.profile.projections import CONTRACTS
 
 log = structlog.get_logger(__name__)
+
+REQUESTS = "requests"
 
 
 class Upload(Protocol):
@@ -89,26 +92,17 @@ def attachment_files(runtime: ServiceRuntime) -> BlobStore:
 
 
 def attachment_key(request_id: str, index: int, filename: str) -> str:
-    return f"requests/{request_id}/{index}-{filename.rsplit('.', 1)[-1]}"
-
-
-def request_stream_of(key: str) -> str | None:
-    """The stream whose RequestSubmitted refers to a key made by `attachment_key`."""
-    folder, _, rest = key.partition("/")
-    request_id, _, name = rest.partition("/")
-    return client_request.stream_id(request_id) if folder == "requests" and request_id and name else None
+    return f"{REQUESTS}/{request_id}/{index}-{filename.rsplit('.', 1)[-1]}"
 
 
 def orphan_sweeper(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now) -> BlobSweeper:
-    grace = timedelta(seconds=settings_of(runtime).orphan_blob_grace_seconds)
-    return BlobSweeper(attachment_files(runtime), runtime.events, request_stream_of, grace, clock)
+    """Each key made by `attachment_key` is checked against its request's RequestSubmitted."""
+    return blob_port.orphan_sweeper(runtime, attachment_files(runtime), REQUESTS, client_request.stream_id, clock)
 
 
 async def sweep_orphans(runtime: ServiceRuntime) -> None:
     """Profile's ServiceDefinition.background: a sweep at start, then one every interval."""
-    interval = settings_of(runtime).orphan_blob_sweep_seconds
-    if interval > 0:
-        await orphan_sweeper(runtime).sweep_forever(interval)
+    await blob_port.run_orphan_sweeps(runtime, orphan_sweeper(runtime))
 
 
 async def store_files(blobs: BlobStore, request_id: str, files: Sequence[CheckedFile]) -> list[RequestAttachment]:

@@ -7,12 +7,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from libs.events.blobs import OrphanBlobSettings
 from libs.events.service.settings import ServiceSettings
 
 MIB = 1024 * 1024
 
 
-class ProfileSettings(ServiceSettings):
+class ProfileSettings(OrphanBlobSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore")
 
     attachment_max_bytes: int = Field(default=10 * MIB, ge=1, description="Largest attachment accepted, per file.")
@@ -21,14 +22,6 @@ class ProfileSettings(ServiceSettings):
         default="http://localhost:8000", description="Where the client zone is served: links in e-mails point there."
     )
     blob_dir: Path | None = Field(default=None, description="Attachments (file blob store); default data_dir/blobs.")
-    orphan_blob_grace_seconds: int = Field(
-        default=3600,
-        ge=60,
-        description="A stored file no event refers to (its event was never appended) is deleted once this old.",
-    )
-    orphan_blob_sweep_seconds: float = Field(
-        default=3600, ge=0, description="Seconds between sweeps for such files, the first at start; 0: none."
-    )
 
     @property
     def blobs_root(self) -> Path:

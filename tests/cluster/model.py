@@ -68,7 +68,9 @@ def projector(
 ) -> ProjectionRunner:
     """The totals projection reading billing's Kafka topic in consumer group `group`."""
     consumer = KafkaEventLog(config).consumer(group, list(totals.sources))
-    runner = ProjectionRunner(totals, consumer, store, registry, dead_letter_sink=dead_letter_sink)
+    runner = ProjectionRunner(
+        totals, consumer, store, registry, service="billing", personal=None, dead_letter_sink=dead_letter_sink
+    )
     runner.idle_timeout = 0.2
     runner.retry_delay = 0.5
     return runner

@@ -86,3 +86,29 @@ async def test_lag_counts_what_is_not_committed_and_reset_starts_over(log_harnes
     await consumer.reset()
     assert [e.data["n"] for e in await drain(consumer, 3)] == [1, 2, 3]
     await consumer.close()
+
+
+async def test_a_target_taken_from_the_ends_is_reached_by_committing_that_far_whatever_comes_after(
+    log_harness: LogHarness,
+) -> None:
+    consumer = log_harness.log.consumer(f"g-{uuid4().hex}", ["contracts", "billing"])
+    assert await consumer.reached(await consumer.ends())  # nothing published: nothing to read first
+    await log_harness.publish("contracts", "contracts-a-1", events(1, 2))
+    await log_harness.publish("billing", "billing-b-1", events(10))
+    target = await consumer.ends()
+    assert not await consumer.reached(target)
+    await drain(consumer, 3)
+    await log_harness.publish("contracts", "contracts-a-2", events(3))
+    assert await consumer.reached(target)
+    assert not await consumer.reached(await consumer.ends())
+    assert (await consumer.lag())["contracts"] == 1
+    await consumer.close()
+
+
+async def test_reading_without_committing_does_not_reach_a_target(log_harness: LogHarness) -> None:
+    consumer = log_harness.log.consumer(f"g-{uuid4().hex}", ["contracts"])
+    await log_harness.publish("contracts", "contracts-a-1", events(1, 2))
+    target = await consumer.ends()
+    assert len(await drain(consumer, 2, commit=False)) == 2
+    assert not await consumer.reached(target)
+    await consumer.close()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
+from libs.events.docstore import StoreUnavailable
 from libs.events.vault import KEY_BYTES, KeyVault, MongoKeyVault, SqliteKeyVault, SubjectErased
 from tests.servers import MONGO_SKIP, server_setting
 
@@ -93,3 +96,25 @@ async def test_key_material_never_shows_in_a_repr(vaults: VaultFactory) -> None:
     assert key.secret.hex() not in repr(key)
     assert repr(key.secret) not in repr(key)
     assert key.key_id in repr(key)
+
+
+async def test_the_sqlite_vault_gives_existing_keys_while_another_process_writes(tmp_path: Path) -> None:
+    """Only making or deleting a key waits for SQLite's write lock; past its wait the vault is unavailable."""
+    path = tmp_path / "keys.db"
+    vault = await SqliteKeyVault(path, busy_timeout=0.05).open()
+    try:
+        known = (await vault.keys_for({"acc-1"}))["acc-1"]
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other_process:
+            other_process.execute("BEGIN IMMEDIATE")
+            assert await vault.keys_for({"acc-1"}) == {"acc-1": known}
+            assert await vault.find({known.key_id}) == {known.key_id: known.secret}
+            with pytest.raises(StoreUnavailable, match="locked"):
+                await vault.keys_for({"acc-1", "acc-2"})
+            with pytest.raises(StoreUnavailable):
+                await vault.erase("acc-1")
+            other_process.execute("ROLLBACK")
+        keys = await vault.keys_for({"acc-1", "acc-2"})
+        assert keys["acc-1"] == known
+        assert set(keys) == {"acc-1", "acc-2"}
+    finally:
+        await vault.close()

@@ -42,8 +42,10 @@ async def _replay(zone: Zone, documents: DocumentStore, group: str) -> None:
     for projection in PROJECTIONS:
         await documents.ensure(projection.collection)
         consumer = log.consumer(f"{group}.{projection.name}", projection.sources)
-        runner = ProjectionRunner(projection, consumer, documents, registry)
-        runner.personal = zone.runtime.personal  # opens the contact persons, as the service's runners do
+        # personal: opens the contact persons, as the service's runners do
+        runner = ProjectionRunner(
+            projection, consumer, documents, registry, service="contracts", personal=zone.runtime.personal
+        )
         while await runner.run_once():
             pass
 

@@ -4,11 +4,14 @@ The person is a contract's contact person (so provisioned by identity), activate
 profile contact data of its own; its client has invoices and a payment. The person's names, e-mails
 and phones are never in an event store in clear; after the erasure they read "[erased]" everywhere,
 no read model holds them, the person cannot log in, projections rebuild, and the client's money adds
-up as before.
+up as before. The messages sealed for notifications about the person go with it; an erasure a crash
+cut short never leaves the data readable, and repeating it finishes it. A change about a person whose
+keys are gone, or one made while the key vault is busy, gets a clear answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,16 +24,26 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from stdnum import iban
 
-from libs.events import NotFound, RecordedEvent
+from libs.events import NewEvent, NotFound, RecordedEvent
 from libs.events.kafka import KafkaConfig
-from libs.events.pii import ERASED, contact_subject
+from libs.events.pii import ERASED, SEALED_PREFIX, contact_subject
 from libs.events.rebuild import Operations
 from libs.events.registry import registry
 from libs.events.relay import FileCheckpoint, Relay
 from libs.events.schemas.contracts import ContractRegistered
-from libs.events.schemas.identity import AccountProvisioned, PersonErased
+from libs.events.schemas.identity import AccountProvisioned, PersonErased, PersonErasureStarted
+from libs.events.sealed import (
+    NOTIFICATIONS_SEALING_KEY,
+    CannotUnseal,
+    SealedMessage,
+    load_or_create_private_key,
+    unseal_notification,
+)
+from libs.events.store import AppendResult
+from libs.events.vault import SqliteKeyVault
 from services.billing.projections import CONTRACTS
-from services.identity.domain import Account, ErasePerson, Person, Provision, decide, evolve
+from services.identity.domain import Account, BeginErasure, ErasePerson, Person, Provision, decide, evolve
+from services.identity.erasure import erase_person
 from tests.auth import bearer, mint_access_token
 from tests.helpers import eventually
 from tests.identity.conftest import PASSWORD, Zone, new_email
@@ -291,6 +304,168 @@ async def test_kafka_carries_the_personal_data_sealed_and_it_reads_erased_after(
         await consumer.stop()
         await relay.stop()
         await delete_namespace(config)
+
+
+async def stored_events(zone: Zone, service: str = "identity") -> list[RecordedEvent]:
+    """The events as the service's store holds them: personal values sealed."""
+    store = zone.portal.platform.event_stores[service]
+    found: list[RecordedEvent] = []
+    while batch := await store.read_all(after=found[-1].global_position if found else None):
+        found.extend(batch)
+    return found
+
+
+async def test_what_was_sealed_for_notifications_about_the_person_goes_with_it(zone: Zone) -> None:
+    email, colleague = new_email("erazm"), new_email("ewa")
+    account_id = await zone.provision(email, phone=PHONE)
+    colleague_id = await zone.provision(colleague, phone=COLLEAGUE[2])
+    for address in (email, colleague):
+        assert (await zone.start(address)).status_code == 202
+
+    async def both_codes_issued() -> bool:
+        return all([await zone.account_events(address, "ActivationCodeIssued") for address in (email, colleague)])
+
+    await eventually(both_codes_issued, what="an activation code for each")
+    assert (await erase(zone, account_id)).status_code == 200
+
+    stored = {e.stream_id: e for e in await stored_events(zone) if e.type == "ActivationCodeIssued"}
+    erased, kept = (stored[f"identity-account-{account}"] for account in (account_id, colleague_id))
+    assert str(erased.data["notification"]["ciphertext"]).startswith(SEALED_PREFIX)
+    notifications_key = load_or_create_private_key(zone.data_dir / "secrets" / NOTIFICATIONS_SEALING_KEY)
+    with pytest.raises(CannotUnseal):  # notifications' own key cannot open what the store holds
+        unseal_notification(SealedMessage.model_construct(**erased.data["notification"]), notifications_key)
+    personal = zone.runtime.personal
+    assert personal is not None
+    opened_erased, opened_kept = await personal.open([erased, kept])
+    assert opened_erased.data["notification"]["ciphertext"] == ERASED
+    with pytest.raises(CannotUnseal):
+        zone.unseal(opened_erased)
+    sms = zone.unseal(opened_kept)
+    assert sms.to == "+48604888222"
+
+    async def delivered() -> bool:
+        outbox = await zone.http.get("/api/notifications/dev/outbox", params={"to": sms.to})
+        return any(sms.params["code"] in entry["text"] for entry in outbox.json())
+
+    await eventually(delivered, timeout=30, what="the colleague's code delivered")
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("crash", ["after_the_keys_are_erased", "after_person_erased_is_recorded"])
+async def test_an_erasure_cut_short_leaves_nothing_readable_and_repeating_it_finishes_it(
+    zone: Zone, monkeypatch: pytest.MonkeyPatch, crash: str
+) -> None:
+    email = new_email("erazm")
+    contract_id = await register_contract(zone, "UL/2026/03/0099", person(email))
+    await zone.wait_provisioned(email)
+    account_id = (await zone.account_events(email, "AccountProvisioned"))[0].stream_id.removeprefix("identity-account-")
+    runtime = zone.runtime
+    assert runtime.vault is not None
+    if crash == "after_the_keys_are_erased":
+        erase_key = runtime.vault.erase
+
+        async def erase_then_crash(subject: str) -> bool:
+            await erase_key(subject)
+            raise SimulatedCrash(subject)
+
+        monkeypatch.setattr(runtime.vault, "erase", erase_then_crash)
+    else:
+        append = runtime.events.append
+
+        async def append_then_crash(
+            stream_id: str, events: list[NewEvent], expected_version: int | None
+        ) -> AppendResult:
+            result = await append(stream_id, events, expected_version)
+            if any(event.type == "PersonErased" for event in events):
+                raise SimulatedCrash(stream_id)
+            return result
+
+        monkeypatch.setattr(runtime.events, "append", append_then_crash)
+
+    with pytest.raises(SimulatedCrash):
+        await erase_person(runtime, account_id, "backoffice:test")
+    provisioned = registry.decode((await zone.account_events(email, "AccountProvisioned"))[0])
+    assert isinstance(provisioned, AccountProvisioned)
+    assert (provisioned.email, provisioned.last_name) == (ERASED, ERASED)
+    assert (await zone.login(email)).status_code == 401
+
+    monkeypatch.undo()
+    again = await erase(zone, account_id)
+    assert again.status_code == 200, again.text
+    assert again.json()["already_erased"] is (crash == "after_person_erased_is_recorded")
+    (erased,) = [registry.decode(event) for event in await zone.account_events(email, "PersonErased")]
+    assert isinstance(erased, PersonErased)
+    assert erased.contact_subjects == (contact_subject(email),)
+    (registered,) = [
+        registry.decode(e) for e in await zone.events("ContractRegistered", service="contracts")
+        if e.data["contract_id"] == contract_id
+    ]  # fmt: skip
+    assert isinstance(registered, ContractRegistered)
+    assert registered.contact_persons[0].email == ERASED  # the contact-person key went too
+    await eventually(lambda: caught_up(zone), timeout=30, what="every consumer caught up")
+    assert not [trace for trace in (email, "603777111", LAST) if trace in read_models(zone)]
+    assert await zone.provision(email) != account_id  # the address was released
+
+
+async def test_a_change_about_a_person_whose_keys_are_gone_is_refused_as_for_an_unknown_account(zone: Zone) -> None:
+    email = new_email("erazm")
+    tokens = await zone.active_user(email)
+    account_id = (await zone.account_events(email, "AccountProvisioned"))[0].stream_id.removeprefix("identity-account-")
+    vault = zone.runtime.vault
+    assert vault is not None
+    await vault.erase(account_id)  # an erasure between its steps: its keys deleted, PersonErased not recorded yet
+    contact = {"position": "Kierownik floty", "work_phone": WORK_PHONE, "work_email": WORK_EMAIL}
+    refused = await zone.http.put("/api/profile/me/contact", json=contact, headers=bearer(tokens["access_token"]))
+    assert refused.status_code == 404, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "account_not_found"
+    assert not await zone.events("PersonContactDataChanged", service="profile")
+
+
+async def test_a_busy_key_vault_answers_503_and_the_next_try_goes_through(zone: Zone) -> None:
+    vault = zone.runtime.vault
+    assert isinstance(vault, SqliteKeyVault)
+    await vault.db.execute("PRAGMA busy_timeout=50")  # not the ten seconds it waits in service
+    body = {"client_id": CLIENT_ID, "client_name": CLIENT_NAME, **person(new_email("erazm"))}
+    with contextlib.closing(sqlite3.connect(zone.data_dir / "vault" / "keys.db", isolation_level=None)) as ops_cli:
+        ops_cli.execute("BEGIN IMMEDIATE")  # another process sharing the vault holds its write lock
+        busy = await zone.http.post("/api/identity/backoffice/accounts", json=body, headers=zone.backoffice)
+        ops_cli.execute("ROLLBACK")
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert busy.json()["code"] == "temporarily_unavailable"
+    assert busy.headers["retry-after"]
+    retried = await zone.http.post("/api/identity/backoffice/accounts", json=body, headers=zone.backoffice)
+    assert retried.status_code == 201, retried.text
+
+
+def test_an_account_whose_erasure_began_refuses_everything_but_its_erasure() -> None:
+    provision = Provision(
+        "acc-1",
+        Person("Erazm", LAST, "erazm@baltyk.pl", "+48603777111"),
+        CLIENT_ID,
+        CLIENT_NAME,
+        (),
+        None,
+        "backoffice",
+    )
+    state = Account()
+    for event in decide(state, provision):
+        state = evolve(state, event)
+    (started,) = decide(state, BeginErasure(datetime.now(UTC), "backoffice:test"))
+    assert isinstance(started, PersonErasureStarted)
+    assert started.contact_subjects == (contact_subject("erazm@baltyk.pl"),)
+    state = evolve(state, started)
+    assert state.status == "erased"
+    assert decide(state, BeginErasure(datetime.now(UTC), "backoffice:test")) == []
+    with pytest.raises(NotFound):
+        decide(state, provision)
+    erased = decide(state, ErasePerson(datetime.now(UTC), "backoffice:test"))[-1]
+    assert isinstance(erased, PersonErased)
+    assert erased.contact_subjects == started.contact_subjects
 
 
 def test_the_erased_account_refuses_everything_but_another_erasure() -> None:

@@ -3,11 +3,15 @@ tokens signed before keep working at other services until their key is pruned, a
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import errno
 import io
 import json
 import os
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +24,14 @@ from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner, Result
 
 from libs.events.service.logs import configure_logging
-from libs.events.tokens import SigningKeyError, SigningKeyring, key_id
+from libs.events.tokens import (
+    SigningKeyError,
+    SigningKeyring,
+    key_id,
+    load_or_create_signing_key,
+    public_keys_from_jwks,
+    verify,
+)
 from services.gateway.embedded import EmbeddedPortal, PortalSettings
 from services.identity.settings import IdentitySettings
 from services.identity.signing_keys import app
@@ -122,14 +133,15 @@ async def test_a_token_signed_before_a_rotation_works_at_another_service_until_i
     await zone.active_user(email)
     session = await zone.session(email)
     before = session["access_token"]
-    old_kid = _kid(before)
+    old_kid, published_ahead = _kid(before), _upcoming_kid(zone)
     assert await _contracts_status(zone, before) == 200
-    assert await _published(zone) == [old_kid]
+    assert await _published(zone) == sorted([old_kid, published_ahead])
 
     output = _keys_command(zone, "rotate-signing-key")
     current, upcoming = _current_kid(zone), _upcoming_kid(zone)
     assert f"retired {old_kid}" in output
     assert f"signing with {current}" in output
+    assert current == published_ahead
     assert len({old_kid, current, upcoming}) == 3
 
     refreshed = await zone.http.post("/api/identity/token/refresh", json={"refresh_token": session["refresh_token"]})
@@ -223,13 +235,142 @@ async def test_key_files_are_private_and_no_key_material_reaches_the_logs_or_the
 async def test_a_keyring_damaged_while_identity_runs_keeps_the_last_good_keys(zone: Zone) -> None:
     email = new_email()
     kid = _kid((await zone.active_user(email))["access_token"])
+    published = await _published(zone)
     (_secrets(zone) / "identity-signing-key.pem").write_text("not a key\n")
     with _logs() as logs:
         assert _kid((await zone.session(email))["access_token"]) == kid
-        assert await _published(zone) == [kid]
+        assert await _published(zone) == published
     (unreadable,) = [entry for entry in logs if entry["event"] == "signing_keys_unreadable"]
     assert "identity-signing-key.pem is damaged or not a PEM key file" in unreadable["error"]
     assert "not a key" not in repr(logs)
+
+
+async def test_the_first_rotation_signs_with_a_key_every_verifier_fetched_before_it(zone: Zone) -> None:
+    """A verifier that read the JWKS before the keyring's first rotation and not since (another service
+    between two refreshes, a replica that sees the new files late) accepts the tokens signed after it."""
+    email = new_email()
+    session = await zone.active_user(email)
+    assert not (_secrets(zone) / "identity-signing-keys").exists()  # no rotation yet
+    fetched_before = await zone.http.get("/api/identity/.well-known/jwks.json")
+    verifier = public_keys_from_jwks(fetched_before.json())
+
+    _keys_command(zone, "rotate-signing-key")
+    refreshed = await zone.http.post("/api/identity/token/refresh", json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    after = refreshed.json()["access_token"]
+    assert _kid(after) != _kid(session["access_token"])
+    assert verify(after, verifier).sub == verify(session["access_token"], verifier).sub
+
+
+async def test_identity_starting_on_a_keyring_without_an_upcoming_key_publishes_one(tmp_path: Path) -> None:
+    """A keyring made before identity kept a key published ahead: the next start makes one (the folder
+    is writable; a read-only one gets it from `rotate-signing-key`, below), and nothing else changes."""
+    secrets = tmp_path / "data" / "secrets"
+    signing = key_id(load_or_create_signing_key(secrets / "identity-signing-key.pem").public_key())
+    portal = EmbeddedPortal(PortalSettings(data_dir=tmp_path / "data", dev_mode=True))
+    try:
+        await portal.start()
+        keys = SigningKeyring(secrets).load()
+        assert keys.upcoming is not None
+        assert keys.kid == signing
+        published = {key["kid"] for key in json.loads((secrets / "jwks.json").read_text())["keys"]}
+        assert published == {signing, key_id(keys.upcoming.public_key())}
+    finally:
+        await portal.stop()
+
+
+def test_rotating_a_keyring_without_an_upcoming_key_publishes_one_first(tmp_path: Path) -> None:
+    """No token is ever signed with a key no verifier has seen: the rotation of a keyring without a key
+    published ahead only makes that key; the next rotation signs with it."""
+    secrets = tmp_path / "secrets"
+    signing = key_id(load_or_create_signing_key(secrets / "identity-signing-key.pem").public_key())
+
+    first = _run(secrets, "rotate-signing-key")
+    assert first.exit_code == 0, first.output
+    keys = SigningKeyring(secrets).load()
+    assert keys.upcoming is not None
+    published_ahead = key_id(keys.upcoming.public_key())
+    assert (keys.kid, keys.retired) == (signing, ())
+    assert "nothing rotated" in first.output
+    assert f"made {published_ahead}, still signing with {signing}" in first.output
+
+    second = _run(secrets, "rotate-signing-key")
+    assert second.exit_code == 0, second.output
+    assert f"retired {signing}" in second.output
+    assert SigningKeyring(secrets).load().kid == published_ahead
+
+
+@pytest.mark.parametrize("breakage", ["removed", "a symlink loop"])
+async def test_a_signing_key_file_gone_while_identity_runs_is_not_replaced(zone: Zone, breakage: str) -> None:
+    """The current key's file vanished (a Secret remounted, an operator's mistake) or cannot even be looked
+    at: identity goes on signing with its last good key, makes no key nobody has seen, and says which
+    file is wrong."""
+    email = new_email()
+    kid = _kid((await zone.active_user(email))["access_token"])
+    published = await _published(zone)
+    key_file = _secrets(zone) / "identity-signing-key.pem"
+    key_file.unlink()
+    if breakage == "a symlink loop":
+        key_file.symlink_to(key_file.name)
+    with _logs() as logs:
+        assert _kid((await zone.session(email))["access_token"]) == kid
+        assert await _published(zone) == published
+        assert _kid((await zone.session(email))["access_token"]) == kid
+    assert key_file.is_symlink() if breakage == "a symlink loop" else not key_file.exists()
+    (unreadable,) = [entry for entry in logs if entry["event"] == "signing_keys_unreadable"]
+    assert str(key_file) in unreadable["error"]
+    assert unreadable["signing_kid"] == kid
+
+
+def _stall_readers(fifo: Path, reading: threading.Event, release: threading.Event) -> None:
+    """A mount that hangs: once identity opens the key file (a FIFO), its read waits for data until
+    `release`. Released after 30 s anyway, so that a read blocking the event loop fails the test (the
+    test cannot run meanwhile) rather than hanging it."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno != errno.ENXIO or time.monotonic() > deadline:  # ENXIO: nobody reads yet
+                return
+            time.sleep(0.01)
+    reading.set()
+    release.wait(30)
+    os.write(writer, b"not a key\n")
+    os.close(writer)
+
+
+async def test_a_stalled_key_file_holds_up_one_token_not_the_portal(zone: Zone) -> None:
+    """Identity reads its key files off the event loop: while one read hangs, other people log in (with
+    the last good key) and other services answer."""
+    stalled_email, other_email = new_email(), new_email()
+    stalled_session = await zone.active_user(stalled_email)
+    await zone.active_user(other_email)
+    kid = _kid(stalled_session["access_token"])
+    key_file = _secrets(zone) / "identity-signing-key.pem"
+    key_file.unlink()
+    os.mkfifo(key_file, 0o600)
+    reading, release = threading.Event(), threading.Event()
+    mount = threading.Thread(target=_stall_readers, args=(key_file, reading, release))
+    mount.start()
+    refresh = asyncio.create_task(
+        zone.http.post("/api/identity/token/refresh", json={"refresh_token": stalled_session["refresh_token"]})
+    )
+    try:
+        assert await asyncio.to_thread(reading.wait, 30), "identity never read its key file"
+        meanwhile = await zone.session(other_email)
+        contracts_meanwhile = await _contracts_status(zone, meanwhile["access_token"])
+        refresh_was_waiting = not refresh.done()
+    finally:
+        release.set()
+        await asyncio.to_thread(mount.join)
+    assert refresh_was_waiting
+    assert _kid(meanwhile["access_token"]) == kid
+    assert contracts_meanwhile == 200
+    refreshed = await refresh
+    assert refreshed.status_code == 200, refreshed.text
+    assert _kid(refreshed.json()["access_token"]) == kid
 
 
 @pytest.mark.parametrize(
@@ -238,7 +379,7 @@ async def test_a_keyring_damaged_while_identity_runs_keeps_the_last_good_keys(zo
 )
 def test_a_damaged_key_file_is_named_and_nothing_is_rotated(tmp_path: Path, damaged: str) -> None:
     secrets = tmp_path / "secrets"
-    SigningKeyring(secrets).load()
+    SigningKeyring(secrets).load(create=True)
     assert _run(secrets, "rotate-signing-key").exit_code == 0
     (secrets / damaged).parent.mkdir(exist_ok=True)
     (secrets / damaged).write_text("-----BEGIN PRIVATE KEY-----\nzepsuty\n-----END PRIVATE KEY-----\n")

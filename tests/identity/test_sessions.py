@@ -48,9 +48,11 @@ async def test_the_jwks_is_served_and_written_where_other_services_read_it(zone:
     served = (await zone.http.get("/api/identity/.well-known/jwks.json")).json()
     written = json.loads((zone.data_dir / "secrets" / "jwks.json").read_text())
     assert served == written
-    (key,) = served["keys"]
-    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
-    assert "d" not in key
+    current, published_ahead = served["keys"]  # the key that signs, then the one the next rotation signs with
+    for key in (current, published_ahead):
+        assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
+        assert "d" not in key
+    assert current["kid"] != published_ahead["kid"]
 
 
 async def test_unknown_address_wrong_password_and_inactive_account_get_the_same_401(zone: Zone) -> None:

@@ -176,6 +176,8 @@ async def test_the_same_event_delivered_twice_sends_one_message(start_portal: St
         portal.runtime.event_log.consumer("notifications.deliveries-replay", runner.reactor.sources),
         portal.runtime.documents,
         portal.runtime.registry,
+        service="notifications",
+        personal=portal.runtime.personal,
     )
     assert await replay.run_once() >= 1
 

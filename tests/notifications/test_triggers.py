@@ -7,11 +7,15 @@ as payments, profile and billing would, and reads what notifications sent from t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from libs.events.envelope import RecordedEvent, utc_now
-from libs.events.projection import ReactorRunner
+from libs.events.projection import ConsumerRunner, ReactorRunner
+from tests.helpers import eventually
 from tests.notifications.conftest import (
     CLIENT,
     INVOICES_URL,
@@ -253,6 +257,8 @@ async def test_each_cause_is_sent_once_however_often_it_is_delivered(start_porta
         portal.runtime.event_log.consumer("notifications.deliveries-replay", runner.reactor.sources),
         portal.runtime.documents,
         portal.runtime.registry,
+        service="notifications",
+        personal=portal.runtime.personal,
     )
     assert await replay.run_once() >= len(causes)
 
@@ -286,6 +292,63 @@ async def test_a_message_waits_for_the_read_model_it_needs_to_catch_up(start_por
     outcomes = {o.data["template"]: o.data for o in await portal.outcomes()}
     assert outcomes["payment_accepted"]["recipient"] == "a***@transbud.pl"
     assert outcomes["invoice_issued"]["recipient"] == "f***@transbud.pl"
+
+
+def count_waits(runner: ConsumerRunner, monkeypatch: pytest.MonkeyPatch) -> list[Mapping[str, str]]:
+    """The targets `runner` is asked to wait for (each a wait of a message for its read model)."""
+    targets: list[Mapping[str, str]] = []
+    wait = runner.wait_caught_up
+
+    async def counted(target: Mapping[str, str], timeout: float) -> bool:
+        targets.append(target)
+        return await wait(target, timeout)
+
+    monkeypatch.setattr(runner, "wait_caught_up", counted)
+    return targets
+
+
+async def test_a_payment_by_a_known_account_does_not_wait_for_the_rest_of_identity(
+    start_portal: StartPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`accounts` follows identity, which records events all day long (every login): a payment by an
+    account it already holds is mailed without waiting, however far behind it is with the rest."""
+    portal = await start_portal(run_consumers=False, read_model_wait=3600)
+    await portal.emit(portal.account_provisioned(), account_id="acc-7")
+    accounts = portal.runtime.runner("accounts")
+    assert await accounts.run_once() == 1
+    for n in range(3):  # identity goes on, and `accounts` does not read it
+        await portal.emit(portal.account_provisioned(f"acc-{n}", f"osoba.{n}@transbud.pl"), account_id=f"acc-{n}")
+    waits = count_waits(accounts, monkeypatch)
+    cause = await portal.pay(portal.payment())
+
+    assert await portal.runtime.runner("deliveries").run_once() >= 1
+    outcome = await portal.outcome_of(cause)
+    assert (outcome.type, outcome.data["recipient"]) == ("NotificationSent", "a***@transbud.pl")
+    assert waits == []
+    assert await accounts.consumer.lag() == {"identity": 3}
+
+
+async def test_a_payment_by_an_account_not_read_yet_waits_until_the_read_model_has_read_that_far(
+    start_portal: StartPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not until `accounts` has read everything: identity's later events do not hold the message up."""
+    portal = await start_portal(run_consumers=False, read_model_wait=3600)
+    await portal.emit(portal.account_provisioned(), account_id="acc-7")
+    cause = await portal.pay(portal.payment())
+    accounts = portal.runtime.runner("accounts")
+    waits = count_waits(accounts, monkeypatch)
+
+    reacting = asyncio.create_task(portal.runtime.runner("deliveries").run_once())
+    await eventually(lambda: bool(waits), what="the payment waiting for `accounts`")
+    await portal.emit(portal.account_provisioned("acc-8", "jan.kowalczyk@transbud.pl"), account_id="acc-8")
+    accounts.batch_size = 1
+    assert await accounts.run_once() == 1  # acc-7, where identity ended when the payment came; not acc-8
+    assert await reacting >= 1
+
+    outcome = await portal.outcome_of(cause)
+    assert (outcome.type, outcome.data["recipient"]) == ("NotificationSent", "a***@transbud.pl")
+    assert len(waits) == 1
+    assert await accounts.consumer.lag() == {"identity": 1}
 
 
 async def test_without_waiting_a_message_goes_by_what_the_read_model_holds(start_portal: StartPortal) -> None:

@@ -111,6 +111,8 @@ class Ledger:
             log.consumer("reference", ["ledger"]),
             raw,
             self.registry,
+            service=self.runtime.name,
+            personal=self.runtime.personal,
         )
         runner.idle_timeout = 0.01
         while await runner.run_once():

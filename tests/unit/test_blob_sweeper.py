@@ -9,14 +9,17 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import pytest
 
 from libs.events.blobs import BlobRef, BlobSweeper, FileBlobStore, StoredBlob
-from libs.events.envelope import NewEvent, utc_now
+from libs.events.envelope import DomainEvent, NewEvent, RecordedEvent, utc_now
+from libs.events.pii import SEALED_PREFIX, Personal, PersonalData, PersonalDataStore, Subject
+from libs.events.registry import EventRegistry
 from libs.events.sqlite_store import SqliteEventStore
 from libs.events.store import NO_STREAM, WrongExpectedVersion
+from libs.events.vault import SqliteKeyVault
 from tests.helpers import eventually
 
 GRACE = timedelta(hours=1)
@@ -133,3 +136,125 @@ async def test_an_unreachable_event_store_deletes_nothing_and_the_next_sweep_tri
         with contextlib.suppress(asyncio.CancelledError):
             await loop
     assert os.listdir(tmp_path / "blobs" / "things" / "3") == []
+
+
+class _CountingReads:
+    """The event store, counting the streams read."""
+
+    def __init__(self, store: SqliteEventStore) -> None:
+        self.store = store
+        self.reads = 0
+
+    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]:
+        self.reads += 1
+        return await self.store.read_stream(stream_id, from_version)
+
+
+async def test_referenced_keys_are_remembered_up_to_a_bound_and_a_forgotten_one_is_read_again_not_deleted(
+    tmp_path: Path, events: SqliteEventStore
+) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    for thing in ("1", "2", "3"):
+        ref = await blobs.put(f"things/{thing}/a.pdf", thing.encode(), "application/pdf")
+        await events.append(f"test-thing-{thing}", [published(ref)], NO_STREAM)
+    counted = _CountingReads(events)
+
+    remembering = sweeper(blobs, counted, GRACE * 2)
+    assert await remembering.sweep() == []
+    assert counted.reads == 3
+    assert await remembering.sweep() == []
+    assert counted.reads == 3  # all three remembered: no stream read again
+
+    forgetful = sweeper(blobs, counted, GRACE * 2)
+    forgetful.remembered = 2
+    assert await forgetful.sweep() == []
+    assert await forgetful.sweep() == []
+    assert counted.reads > 6  # the keys it could not keep were looked up again...
+    assert set(await listed(blobs)) == {"things/1/a.pdf", "things/2/a.pdf", "things/3/a.pdf"}  # ...and kept
+
+
+def _registry_with_personal_data() -> EventRegistry:
+    registry = EventRegistry()
+
+    @registry.register
+    class ThingPublished(DomainEvent):
+        event_type = "ThingPublished"
+        data_subject: ClassVar[Subject] = Subject("owner")
+        owner: str
+        owner_email: Annotated[str, Personal]
+        thing: dict[str, Any]
+
+    return registry
+
+
+async def test_the_sweep_reads_the_stored_events_without_the_key_vault(
+    tmp_path: Path, events: SqliteEventStore
+) -> None:
+    vault = await SqliteKeyVault(tmp_path / "vault" / "keys.db").open()
+    personal = PersonalDataStore(events, PersonalData(vault, _registry_with_personal_data()))
+    blobs = FileBlobStore(tmp_path / "blobs")
+    kept = await blobs.put("things/1/kept.pdf", b"referenced", "application/pdf")
+    data = {"owner": "person-1", "owner_email": "zofia@nowak.pl", **published(kept).data}
+    await personal.append("test-thing-1", [NewEvent(type="ThingPublished", version=1, data=data)], NO_STREAM)
+    await blobs.put("things/1/orphan.pdf", b"lost", "application/pdf")
+    (stored,) = await events.read_stream("test-thing-1")
+    assert stored.data["owner_email"].startswith(SEALED_PREFIX)
+
+    await vault.close()  # the key vault unreachable: opening the personal data fails
+    with pytest.raises(RuntimeError):
+        await personal.read_stream("test-thing-1")
+    (swept,) = await sweeper(blobs, personal, GRACE * 2).sweep()
+    assert swept.key == "things/1/orphan.pdf"
+    assert set(await listed(blobs)) == {"things/1/kept.pdf"}
+
+
+def _moved_aside(blobs: FileBlobStore, key: str) -> Path:
+    """What a sweep that crashed between moving a blob aside and deleting it leaves."""
+    path = blobs.root / key
+    aside = path.with_name(f".{path.name}.4242.sweep")
+    os.rename(path, aside)
+    return aside
+
+
+async def test_a_blob_left_aside_by_a_crashed_sweep_is_put_back_and_judged_again(
+    tmp_path: Path, events: SqliteEventStore
+) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    kept = await blobs.put("things/1/kept.pdf", b"referenced", "application/pdf")
+    await events.append("test-thing-1", [published(kept)], NO_STREAM)
+    await blobs.put("things/2/orphan.pdf", b"lost", "application/pdf")
+    await blobs.put("things/3/again.pdf", b"old", "application/pdf")
+    referenced_aside = _moved_aside(blobs, "things/1/kept.pdf")
+    orphan_aside = _moved_aside(blobs, "things/2/orphan.pdf")
+    replaced_aside = _moved_aside(blobs, "things/3/again.pdf")
+    again = await blobs.put("things/3/again.pdf", b"written again", "application/pdf")
+    await events.append("test-thing-3", [published(again)], NO_STREAM)
+
+    assert await sweeper(blobs, events).sweep() == []  # young leftovers: a sweep may still be at them
+    assert all(aside.exists() for aside in (referenced_aside, orphan_aside, replaced_aside))
+
+    swept = await sweeper(blobs, events, GRACE + timedelta(seconds=1)).sweep()
+    assert [blob.key for blob in swept] == ["things/2/orphan.pdf"]
+    assert await blobs.get("things/1/kept.pdf") == b"referenced"
+    assert await blobs.get("things/3/again.pdf") == b"written again"
+    assert not any(aside.exists() for aside in (referenced_aside, orphan_aside, replaced_aside))
+    assert sorted(path.name for path in (tmp_path / "blobs" / "things").rglob("*") if path.is_file()) == [
+        "again.pdf",
+        "kept.pdf",
+    ]
+
+
+async def test_half_written_bytes_of_a_crashed_put_are_removed_once_past_the_grace(
+    tmp_path: Path, events: SqliteEventStore
+) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    whole = await blobs.put("things/1/a.pdf", b"whole", "application/pdf")
+    await events.append("test-thing-1", [published(whole)], NO_STREAM)
+    half = tmp_path / "blobs" / "things" / "1" / ".b.pdf.4242.tmp"
+    half.write_bytes(b"hal")
+
+    await sweeper(blobs, events).sweep()
+    assert half.exists()  # a put may still be writing it
+    await sweeper(blobs, events, GRACE + timedelta(seconds=1)).sweep()
+    assert not half.exists()
+    assert await blobs.get("things/1/a.pdf") == b"whole"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import structlog
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from nacl.public import PrivateKey
 
 import libs.events.schemas  # noqa: F401  (registers every published event type)
 from libs.events.docstore import Collection, Document
@@ -25,11 +27,18 @@ from libs.events.pii import (
     contact_subject,
     personal_fields,
 )
-from libs.events.projection import DEAD_LETTERS, Projection, ProjectionRunner
+from libs.events.projection import DEAD_LETTERS, STATUS, Projection, ProjectionRunner, Reactor, ReactorRunner
 from libs.events.registry import InvalidEventData, registry
 from libs.events.schemas.contracts import ContactPerson, ContractRegistered, LeasedAsset, Party
-from libs.events.schemas.identity import AccountProvisioned, PhoneChanged
-from libs.events.schemas.profile import ContactDataChanged, EInvoiceConsentGiven, PersonContactDataChanged
+from libs.events.schemas.identity import AccountProvisioned, ActivationCodeIssued, PhoneChanged
+from libs.events.schemas.profile import (
+    ContactDataChanged,
+    EInvoiceConfirmationRequested,
+    EInvoiceConsentGiven,
+    PersonContactDataChanged,
+    RequestStatusChanged,
+)
+from libs.events.sealed import CannotUnseal, NotificationRequest, SealedMessage, seal_notification, unseal_notification
 from libs.events.sqlite_docstore import SqliteDocumentStore
 from libs.events.sqlite_store import SqliteEventStore
 from libs.events.store import ANY_VERSION
@@ -81,7 +90,7 @@ def contract(*people: tuple[str, str]) -> ContractRegistered:
     )
 
 
-def new(event: AccountProvisioned | ContractRegistered | PhoneChanged) -> NewEvent:
+def new(event: DomainEvent) -> NewEvent:
     return NewEvent.from_domain(event, EventContext())
 
 
@@ -101,8 +110,13 @@ def test_names_emails_and_phones_of_persons_are_marked_and_the_companys_data_is_
         "phone",
     )
     assert dict(marked["PersonContactDataChanged"].nested)["contact"].fields == ("work_phone", "work_email")
-    for company in (ContactDataChanged, EInvoiceConsentGiven):  # the client's data, not a natural person's
+    for company in (ContactDataChanged, EInvoiceConsentGiven, EInvoiceConfirmationRequested):  # the client's data
         assert company.event_type not in marked
+    for message_to_a_person in (
+        "ActivationCodeIssued", "ActivationLinkIssued", "SubAccountCreated", "LoginEmailChangeRequested",
+        "PhoneChangeRequested", "ContactChangeNoticeIssued", "RequestStatusChanged",
+    ):  # fmt: skip
+        assert dict(marked[message_to_a_person].nested)["notification"].fields == ("ciphertext",)
     assert not {"InvoiceIssued", "PaymentReceived", "PaymentStarted", "PaymentAccepted"} & set(marked)
     assert all(found.subjects_declared() for found in marked.values())
 
@@ -205,8 +219,9 @@ async def test_a_projection_folds_them_opened_and_its_dead_letters_keep_them_sea
             lambda event, _: [str(getattr(event, "account_id"))], fold,  # noqa: B009
         )  # fmt: skip
         consumer = EmbeddedEventLog({"identity": stores.raw}, documents).consumer("accounts", ["identity"])
-        runner = ProjectionRunner(projection, consumer, documents, registry)
-        runner.personal = stores.events.personal
+        runner = ProjectionRunner(
+            projection, consumer, documents, registry, service="identity", personal=stores.events.personal
+        )
         await documents.ensure(DEAD_LETTERS)
         assert await runner.run_once() == 2
         assert folded == ["zofia.zolkiewska@nowak.pl", "jan@nowak.pl"]
@@ -224,6 +239,7 @@ def test_a_subject_may_be_derived_from_a_field() -> None:
     assert Subject("account_id").of({"account_id": "acc-1"}) == "acc-1"
 
 
+@settings(deadline=None)  # a shared test machine: how long an example takes is not what is tested
 @given(st.text(min_size=1, max_size=60).filter(lambda text: text != ERASED and not text.startswith(SEALED_PREFIX)))
 async def test_any_text_survives_sealing(text: str) -> None:
     vault = await SqliteKeyVault(":memory:").open()
@@ -236,3 +252,145 @@ async def test_any_text_survives_sealing(text: str) -> None:
         assert opened.data == event.data
     finally:
         await vault.close()
+
+
+# --- messages sealed for notifications ------------------------------------------------------------
+
+
+def code_issued(account_id: str, phone: str, key: PrivateKey) -> NewEvent:
+    sms = NotificationRequest(channel="sms", to=phone, template="activation_code", params={"code": "482913"})
+    return new(
+        ActivationCodeIssued(
+            account_id=account_id,
+            code_hash="0" * 64,
+            expires_at=datetime(2026, 3, 1, 12, tzinfo=UTC),
+            notification=seal_notification(sms, key.public_key),
+        )
+    )
+
+
+def notification_of(event: RecordedEvent) -> SealedMessage:
+    return SealedMessage.model_validate(event.data["notification"])
+
+
+async def test_a_message_sealed_for_notifications_is_erased_with_its_person(stores: Stores) -> None:
+    notifications = PrivateKey.generate()
+    await stores.events.append("identity-account-acc-1", [code_issued("acc-1", "+48601234567", notifications)], None)
+    await stores.events.append("identity-account-acc-2", [code_issued("acc-2", "+48602345678", notifications)], None)
+    raw = await stores.raw.read_all()
+    stored = [SealedMessage.model_construct(**event.data["notification"]) for event in raw]
+    assert all(message.ciphertext.startswith(SEALED_PREFIX) for message in stored)
+    with pytest.raises(CannotUnseal):  # notifications' key alone no longer opens what is stored
+        unseal_notification(stored[0], notifications)
+
+    await stores.vault.erase("acc-1")
+    erased, kept = await stores.events.personal.open(raw)
+    assert notification_of(erased).ciphertext == ERASED
+    with pytest.raises(CannotUnseal, match="erased"):
+        unseal_notification(notification_of(erased), notifications)
+    assert unseal_notification(notification_of(kept), notifications).to == "+48602345678"
+    assert isinstance(registry.decode(erased), ActivationCodeIssued)  # it still decodes, for replays
+
+
+async def test_a_message_about_a_request_is_sealed_with_the_key_of_whom_filed_it(stores: Stores) -> None:
+    notifications = PrivateKey.generate()
+    mail = NotificationRequest(channel="email", to="zofia@nowak.pl", template="request_status_changed")
+    changed = RequestStatusChanged(
+        request_id="r-1", client_id="CL-1", from_status="submitted", to_status="in_progress", changed_by="backoffice",
+        changed_at=datetime(2026, 3, 1, tzinfo=UTC), notification=seal_notification(mail, notifications.public_key),
+        submitted_by="acc-1",
+    )  # fmt: skip
+    await stores.events.append("profile-request-r-1", [new(changed)], None)
+    await stores.vault.erase("acc-1")
+    (opened,) = await stores.events.read_all()
+    assert notification_of(opened).ciphertext == ERASED
+    without_filer = changed.model_copy(update={"submitted_by": None})
+    with pytest.raises(TypeError, match="no data subject"):  # never kept plain for want of a subject
+        await stores.events.append("profile-request-r-2", [new(without_filer)], None)
+    unsent = changed.model_copy(update={"submitted_by": None, "notification": None})
+    await stores.events.append("profile-request-r-3", [new(unsent)], None)
+
+
+async def test_the_confirmation_link_to_a_companys_e_invoice_address_is_not_a_persons_data(stores: Stores) -> None:
+    notifications = PrivateKey.generate()
+    mail = NotificationRequest(channel="email", to="faktury@nowak.pl", template="einvoice_email_confirmation")
+    requested = EInvoiceConfirmationRequested(
+        client_id="CL-1", confirmation_id="c-1", purpose="consent", email="faktury@nowak.pl", token_hash="0" * 64,
+        expires_at=datetime(2026, 3, 2, tzinfo=UTC), requested_by="account:acc-1",
+        requested_at=datetime(2026, 3, 1, tzinfo=UTC), notification=seal_notification(mail, notifications.public_key),
+    )  # fmt: skip
+    await stores.events.append("profile-einvoice-CL-1", [new(requested)], None)
+    (raw,) = await stores.raw.read_all()
+    assert unseal_notification(notification_of(raw), notifications).to == "faktury@nowak.pl"
+
+
+# --- what a failure tells ----------------------------------------------------------------------------
+
+
+async def test_a_personal_value_its_model_refuses_is_named_but_never_quoted(stores: Stores) -> None:
+    bad = NewEvent(
+        type="AccountProvisioned",
+        version=1,
+        data={**provisioned().model_dump(mode="json"), "email": "zofia.zolkiewska(at)nowak.pl"},
+    )
+    await stores.events.append("identity-account-acc-1", [bad], ANY_VERSION)
+    told: list[str] = []
+
+    async def dead_letter_topic(consumer: str, failed: Sequence[tuple[RecordedEvent, str]]) -> None:
+        told.extend(reason for _, reason in failed)
+
+    documents = await SqliteDocumentStore(":memory:").open()
+    try:
+        projection = Projection(
+            "accounts", Collection("accounts"), ("identity",), frozenset({"AccountProvisioned"}),
+            lambda event, _: ["acc-1"], lambda doc, event, _: {},
+        )  # fmt: skip
+        consumer = EmbeddedEventLog({"identity": stores.raw}, documents).consumer("accounts", ["identity"])
+        runner = ProjectionRunner(
+            projection, consumer, documents, registry, service="identity", personal=stores.events.personal,
+            dead_letter_sink=dead_letter_topic,
+        )  # fmt: skip
+        await documents.ensure(DEAD_LETTERS)
+        with structlog.testing.capture_logs() as logs:
+            assert await runner.run_once() == 1
+        (letter,) = await documents.find(DEAD_LETTERS)
+        status = await documents.get(STATUS, "accounts")
+    finally:
+        await documents.close()
+    assert "email" in letter["reason"]  # which field, and why
+    assert [letter["reason"]] == told == [runner.status.last_error] == [(status or {}).get("last_error")]
+    for said in (str(letter), str(logs), *told):
+        for plain in ("zofia", "(at)nowak.pl", "Żółkiewska", "601234567"):
+            assert plain not in said
+
+
+# --- an erased person ----------------------------------------------------------------------------------
+
+
+async def test_a_reaction_about_an_erased_person_is_skipped_not_dead_lettered(stores: Stores) -> None:
+    await stores.events.append("identity-account-acc-1", [new(provisioned())], ANY_VERSION)
+    await stores.vault.erase("acc-1")
+    reactions: list[str] = []
+
+    async def record_phone(event: DomainEvent, _: RecordedEvent) -> None:
+        reactions.append(event.event_type)
+        changed = PhoneChanged(account_id="acc-1", old_phone="+48601234567", new_phone="+48602345678")
+        await stores.events.append("identity-account-acc-1", [new(changed)], ANY_VERSION)
+
+    documents = await SqliteDocumentStore(":memory:").open()
+    try:
+        reactor = Reactor("phones", ("identity",), frozenset({"AccountProvisioned"}), record_phone)
+        consumer = EmbeddedEventLog({"identity": stores.raw}, documents).consumer("phones", ["identity"])
+        runner = ReactorRunner(
+            reactor, consumer, documents, registry, service="identity", personal=stores.events.personal
+        )
+        runner.retry_delay = 0
+        await documents.ensure(DEAD_LETTERS)
+        assert await runner.run_once() == 1
+        assert await documents.find(DEAD_LETTERS) == []
+        assert await runner.run_once() == 0  # committed: not tried again
+    finally:
+        await documents.close()
+    assert reactions == ["AccountProvisioned"]  # once: nothing to retry for an erased person
+    assert runner.status.dead_letters == 0
+    assert len(await stores.raw.read_stream("identity-account-acc-1")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class Platform:
     def runner(self, documents: DocumentStore | None = None, group: str = "billing.client_totals") -> ProjectionRunner:
         store = documents or self.documents
         consumer = EmbeddedEventLog({"billing": self.events}, store).consumer(group, ["billing"])
-        runner = ProjectionRunner(totals, consumer, store, registry)
+        runner = ProjectionRunner(totals, consumer, store, registry, service="billing", personal=None)
         runner.idle_timeout = 0.05
         return runner
 
@@ -190,3 +191,23 @@ async def test_status_shows_position_and_lag(platform: Platform) -> None:
     status = await runner.current_status()
     assert status.lag == {"billing": 0}
     assert status.checkpoints == {"billing": "3"}
+
+
+async def test_waiting_for_a_target_ends_once_the_runner_committed_it_whatever_came_after(platform: Platform) -> None:
+    await platform.issue("C1", "1.00", "2.00")
+    runner = platform.runner()
+    await runner.load_status()
+    target = await runner.consumer.ends()
+    waiting = asyncio.create_task(runner.wait_caught_up(target, timeout=60))
+    await platform.issue("C2", "4.00")  # after the target was taken: not waited for
+    runner.batch_size = 2
+    assert await runner.run_once() == 2
+    assert await waiting
+    assert await runner.consumer.lag() == {"billing": 1}
+
+
+async def test_waiting_for_a_target_nobody_processes_gives_up_after_the_timeout(platform: Platform) -> None:
+    await platform.issue("C1", "1.00")
+    runner = platform.runner()
+    assert not await runner.wait_caught_up(await runner.consumer.ends(), timeout=0.05)
+    assert await runner.consumer.lag() == {"billing": 1}

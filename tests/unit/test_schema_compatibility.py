@@ -266,3 +266,18 @@ def test_sealing_a_published_plain_field_breaks() -> None:
     sealed_too = f"may now be string matching '^{SEALED_PREFIX}[0-9a-f]+:[A-Za-z0-9_-]+=*$'"
     assert breaks(Plain, Sealed) == [f"field 'email' {sealed_too}", f"field 'work_email' {sealed_too}"]
     assert breaks(Sealed, Sealed) == []
+
+
+class FreeText(BaseModel):
+    ciphertext: str
+
+
+class SealedFreeText(BaseModel):
+    ciphertext: Annotated[str, Personal]
+
+
+def test_sealing_a_published_free_text_field_is_compatible_and_unsealing_it_is_not() -> None:
+    """A sealed value is text too, and the plain form stays beside it: neither a consumer of the published
+    schema nor an event published before trips over it. Unsealed again, the sealed events would."""
+    assert breaks(FreeText, SealedFreeText) == []
+    assert breaks(SealedFreeText, FreeText) != []

@@ -5,7 +5,7 @@ Also the runner hooks the Kafka mode needs: the dead-letter sink, and waiting ou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -150,6 +150,12 @@ class FlakyConsumer:
     async def lag(self) -> dict[str, int]:
         return await self.inner.lag()
 
+    async def ends(self) -> dict[str, str]:
+        return await self.inner.ends()
+
+    async def reached(self, target: Mapping[str, str]) -> bool:
+        return await self.inner.reached(target)
+
     async def reset(self) -> None:
         await self.inner.reset()
 
@@ -168,7 +174,9 @@ async def test_a_runner_waits_out_an_unavailable_log_and_tells_the_sink_of_dead_
         told.extend((consumer, event.data["gross"], reason) for event, reason in failed)
 
     consumer = FlakyConsumer(EmbeddedEventLog({"billing": events}, documents).consumer("g", ["billing"]))
-    runner = ProjectionRunner(totals, consumer, documents, registry, dead_letter_sink=sink)
+    runner = ProjectionRunner(
+        totals, consumer, documents, registry, service="billing", personal=None, dead_letter_sink=sink
+    )
     runner.idle_timeout = runner.retry_delay = 0.05
     task = runner.start()
     try:

@@ -6,7 +6,9 @@ open. The access events (grants, scopes, sessions, deactivation) are what every 
 its `_access` read model to honour revocation on the next request.
 
 A person's names, e-mails and phones are `Personal` (libs/events/pii.py): stored and published sealed
-with the account's key, they read "[erased]" once PersonErased deleted it.
+with the account's key, they read "[erased]" once its erasure deleted it. So are the SealedMessages to
+the person (they hold its address or phone and name): an event carrying one names the account whose
+person it is about.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class ClientAccessRevoked(DomainEvent):
 class SubAccountCreated(DomainEvent):
     event_type = "SubAccountCreated"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
     client_id: str
@@ -88,13 +91,15 @@ class SubAccountCreated(DomainEvent):
     scopes: tuple[str, ...]
     contract_ids: tuple[str, ...] | None = None
     notification: SealedMessage
-    """The invitation e-mail for notifications (address, name, how to activate)."""
+    """The invitation e-mail for notifications (address, name, how to activate, who invited), sealed
+    with the new account's key."""
 
 
 @registry.register
 class ActivationCodeIssued(DomainEvent):
     event_type = "ActivationCodeIssued"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
     code_hash: str
@@ -124,6 +129,7 @@ class ActivationCodeVerified(DomainEvent):
 class ActivationLinkIssued(DomainEvent):
     event_type = "ActivationLinkIssued"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
     token_hash: str
@@ -314,6 +320,7 @@ class ContactChangeNoticeIssued(DomainEvent):
 
     event_type = "ContactChangeNoticeIssued"
     schema_version = 1
+    data_subject: ClassVar[Subject] = BY_ACCOUNT
 
     account_id: str
     change: str
@@ -347,6 +354,22 @@ class LoginEmailReleased(DomainEvent):
 
 
 # ------------------------------------------------------------------------------------------- erasure
+
+
+@registry.register
+class PersonErasureStarted(DomainEvent):
+    """The first step of an erasure, recorded while the person's addresses can still be read: which
+    contact-person keys go with its own. The account refuses everything but the erasure from now on;
+    PersonErased follows once the keys are deleted. Holds no personal data."""
+
+    event_type = "PersonErasureStarted"
+    schema_version = 1
+
+    account_id: str
+    contact_subjects: tuple[str, ...]
+    """`pii.contact_subject` of every login e-mail the account had."""
+    started_by: str
+    started_at: AwareDatetime
 
 
 @registry.register

@@ -12,8 +12,10 @@ clears it. Only confirmed addresses ever appear in those three events. A pending
 No secret travels in plain text: the confirmation link's token is stored as its SHA-256 only, and what
 notifications must send (the link, a status notice) travels as a SealedMessage only notifications can open.
 
-A person's work e-mail and phone are `Personal` (libs/events/pii.py), sealed with its account's key. The
-company's contact data and e-invoice address are the client's, not a natural person's: kept readable.
+A person's work e-mail and phone are `Personal` (libs/events/pii.py), sealed with its account's key, and
+so is a status notice to the person who filed a request (a SealedMessage holds its address and name).
+The company's contact data and e-invoice address are the client's, not a natural person's: kept
+readable, and so is the confirmation link to the e-invoice address (a CompanySealedMessage).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from libs.events.blobs import BlobRef
 from libs.events.envelope import DomainEvent
 from libs.events.pii import Personal, Subject
 from libs.events.registry import registry
-from libs.events.sealed import SealedMessage
+from libs.events.sealed import CompanySealedMessage, SealedMessage
 
 
 class PostalAddress(BaseModel):
@@ -112,8 +114,9 @@ class EInvoiceConfirmationRequested(DomainEvent):
     """Midnight (Warsaw) ending the day after the request."""
     requested_by: str
     requested_at: datetime
-    notification: SealedMessage
-    """For notifications: template "einvoice_email_confirmation", to the new address, with the link."""
+    notification: CompanySealedMessage
+    """For notifications: template "einvoice_email_confirmation", to the new address, with the link and
+    the client's name; nothing about a natural person (the address is the client's, as in `email`)."""
 
 
 @registry.register
@@ -197,6 +200,7 @@ class RequestSubmitted(DomainEvent):
 class RequestStatusChanged(DomainEvent):
     event_type = "RequestStatusChanged"
     schema_version = 1
+    data_subject: ClassVar[Subject] = Subject("submitted_by")
 
     request_id: str
     client_id: str
@@ -208,5 +212,8 @@ class RequestStatusChanged(DomainEvent):
     changed_by: str
     changed_at: datetime
     notification: SealedMessage | None = None
-    """For notifications: template "request_status_changed", by e-mail to the person who filed it;
-    None when that person's address is unknown to profile."""
+    """For notifications: template "request_status_changed", by e-mail to the person who filed it,
+    sealed with its account's key; None when that person's address is unknown to profile."""
+    submitted_by: str | None = None
+    """The account id of the person who filed it, whose key seals `notification`; None in events
+    recorded before it was added (their notification is not sealed with a person's key)."""

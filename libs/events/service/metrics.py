@@ -3,8 +3,8 @@
 The instruments below exist from import on; until `configure_metrics` sets a provider they record
 nothing. Lags are sampled, not computed at collection: reading a consumer's lag is I/O on the event
 loop (the event store, Kafka), and the readers collect on their own threads. Whoever measures a lag
-(the relay after each round, ServiceRuntime's sampler for its consumers) sets a `Readings`, and the
-observable gauges report the last values set.
+(the relay, and ServiceRuntime's sampler for its consumers, once per lag sample interval) sets a
+`Readings`, and the observable gauges report the last values set.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from libs.events.docstore import StoreUnavailable
 from libs.events.errors import DomainError, TooManyRequests
 from libs.events.store import WrongExpectedVersion
+from libs.events.vault import SubjectErased
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(WrongExpectedVersion)
     async def _conflict(request: Request, error: WrongExpectedVersion) -> JSONResponse:
         return problem(409, "concurrent_modification", "the object was changed meanwhile; try again", request)
+
+    @app.exception_handler(SubjectErased)
+    async def _erased(request: Request, error: SubjectErased) -> JSONResponse:
+        # What an erased account answers to its own commands: a 410 would tell anyone probing ids that
+        # the person existed and was erased.
+        return problem(404, "account_not_found", "no such account", request)
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:

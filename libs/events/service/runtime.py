@@ -18,7 +18,7 @@ from libs.events.docstore import DocumentStore, StoreUnavailable
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
 from libs.events.eventlog import EventLog, LogConsumer, LogUnavailable
 from libs.events.pii import PersonalData, PersonalDataStore
-from libs.events.projection import ConsumerRunner, DeadLetterSink, Projection, Reactor, ReactorRunner
+from libs.events.projection import ConsumerRunner, DeadLetterSink, Projection, Reactor, ReactorRunner, log_crash
 from libs.events.registry import EventRegistry
 from libs.events.service import metrics
 from libs.events.service.settings import ServiceSettings
@@ -85,19 +85,32 @@ class ServiceRuntime:
         self.projections: tuple[Projection, ...] = (*definition.projections, access_projection)
 
     def _build_runners(self) -> list[ConsumerRunner]:
-        sink = self.dead_letter_sink
+        name, personal, sink = self.name, self.personal, self.dead_letter_sink
         runners: list[ConsumerRunner] = [
             VersionedProjectionRunner(
-                projection, self._consumer_for(projection), self.documents, self.registry, dead_letter_sink=sink
+                projection,
+                self._consumer_for(projection),
+                self.documents,
+                self.registry,
+                service=name,
+                personal=personal,
+                dead_letter_sink=sink,
             )
             for projection in self.projections
         ]
         for reactor in self.definition.reactors(self) if self.definition.reactors else ():
-            consumer = self.event_log.consumer(f"{self.name}.{reactor.name}", reactor.sources)
-            runners.append(ReactorRunner(reactor, consumer, self.documents, self.registry, dead_letter_sink=sink))
-        for runner in runners:
-            runner.service = self.name
-            runner.personal = self.personal
+            consumer = self.event_log.consumer(f"{name}.{reactor.name}", reactor.sources)
+            runners.append(
+                ReactorRunner(
+                    reactor,
+                    consumer,
+                    self.documents,
+                    self.registry,
+                    service=name,
+                    personal=personal,
+                    dead_letter_sink=sink,
+                )
+            )
         return runners
 
     def _consumer_for(self, projection: Projection) -> Callable[[int], LogConsumer]:
@@ -119,34 +132,39 @@ class ServiceRuntime:
                 runner.start()
             if metrics.metrics_enabled() and self.settings.lag_sample_interval > 0:
                 self._lag_sampler = asyncio.create_task(self._sample_lag_forever(), name=f"lag-sampler:{self.name}")
+                self._lag_sampler.add_done_callback(log_crash)
             if self.definition.background is not None:
                 background = self.definition.background(self)
                 self._background = asyncio.create_task(background, name=f"background:{self.name}")
+                self._background.add_done_callback(log_crash)
         log.info("service_started", service=self.name, consumers=[runner.name for runner in self.runners])
 
     async def stop(self) -> None:
-        if self._lag_sampler is not None:
-            self._lag_sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_sampler
-            self._lag_sampler = None
-        if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
-            self._background = None
+        """Stops the sampler, the background loop and the consumers, also when one of them has crashed
+        (its error was logged when it happened): every consumer and client gets closed."""
+        for task in (self._lag_sampler, self._background):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._lag_sampler = self._background = None
         for runner in self.runners:
-            await runner.stop()
+            try:
+                await runner.stop()
+            except Exception:  # the others are still stopped
+                log.exception("consumer_stop_failed", consumer=runner.qualified_name)
         metrics.consumer_lag.forget(service=self.name)
 
     async def sample_lag(self) -> None:
         """Reads every consumer's lag into the `strefa.consumer.lag` gauge; one that cannot be read now
-        (its store or Kafka unreachable) keeps its last reading."""
+        (its store or Kafka unreachable, or a bug) keeps its last reading, and the others are still read."""
         for runner in self.runners:
             try:
                 await runner.measure_lag()
             except (StoreUnavailable, LogUnavailable) as error:
                 log.warning("consumer_lag_unknown", consumer=runner.qualified_name, error=str(error))
+            except Exception:
+                log.exception("consumer_lag_failed", consumer=runner.qualified_name)
 
     async def _sample_lag_forever(self) -> None:
         while True:

@@ -74,6 +74,7 @@ def _change(state: Request, command: ChangeRequestStatus) -> Sequence[DomainEven
             changed_by=command.by,
             changed_at=command.at,
             notification=command.notification,
+            submitted_by=state.submitted.submitted_by,
         )
     ]
 

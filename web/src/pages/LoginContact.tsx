@@ -4,7 +4,7 @@
  * other session of the person ends; the one that asked (the e-mail) or confirmed (the phone) goes on.
  */
 import { useEffect, useRef, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { ApiError } from "../api/http";
 import { identityApi } from "../api/identity";
 import { isRetryable, problemMessage, toFormErrors, type FieldErrors } from "../api/problem";
@@ -262,15 +262,23 @@ function unanswered(error: unknown): error is ApiError {
   return isRetryable(error) || (error instanceof ApiError && error.status === 429);
 }
 
-/** The page of the link e-mailed to the new address: `/potwierdz-email?token=…`. */
+/**
+ * The link's token: in the fragment (`#token=…`), which the browser never sends to a server; links
+ * e-mailed before it moved there carry it in the query (`?token=…`) and work until they expire.
+ */
+function linkToken(): string | null {
+  const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  return fragment.get("token") ?? new URLSearchParams(window.location.search).get("token");
+}
+
+/** The page of the link e-mailed to the new address: `/potwierdz-email#token=…`. */
 export function LoginEmailConfirmationPage() {
   const { t } = useI18n();
   const { status, reloadMe } = useSession();
-  const [params] = useSearchParams();
   // The link's token is kept in memory and taken out of the address bar (history, screenshots).
-  const [token] = useState(() => params.get("token"));
+  const [token] = useState(linkToken);
   useEffect(() => {
-    if (window.location.search.includes("token=")) {
+    if (window.location.hash || window.location.search.includes("token=")) {
       window.history.replaceState(window.history.state, "", window.location.pathname);
     }
   }, []);
