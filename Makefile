@@ -6,14 +6,17 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 SANDBOX_PORT ?= 8010
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status cluster cluster-down cluster-status lock clean web web-test events-catalogue
+.PHONY: help install dev serve test test-fast lint format typecheck infra-up infra-down infra-status cluster cluster-down cluster-status lock clean web web-test events-catalogue bench
 
 help:
 	@echo "make dev         run the portal with demo data on http://127.0.0.1:$(PORT) (SQLite under ./data)"
 	@echo "                 and the payment gateway sandbox on http://127.0.0.1:$(SANDBOX_PORT)"
 	@echo "make test        the whole suite: lint, types, unit, contract, API and cluster tests"
 	@echo "make infra-up    start Kafka and FerretDB under .infra/ (make infra-down stops them)"
+	@echo "make bench       the benchmark suite: figures beside same-run baselines in docs/performance.md"
+	@echo "                 (BENCH_ARGS=--quick for a few minutes; BENCH_ARGS='--only rebuild' for 1,000,000 events)"
 	@echo "make cluster     one process per service on Kafka + FerretDB behind nginx on http://127.0.0.1:$(PORT)"
 	@echo "                 (make cluster-down stops it, make cluster-status shows it)"
 	@echo "make events-catalogue  regenerate the event catalogue in docs/events (AsyncAPI + JSON Schemas)"
@@ -74,6 +77,10 @@ test-fast: install
 
 test: install lint typecheck web web-test infra-up
 	set -a && . .infra/env && set +a && $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Performance is measured here, never asserted in tests (bench/, docs/performance.md).
+bench: install infra-up
+	set -a && . .infra/env && set +a && $(BIN)/python -m bench $(BENCH_ARGS)
 
 infra-up: install
 	PYTHON=$(BIN)/python deploy/local/infra.sh up
