@@ -81,7 +81,7 @@ def settings_of(runtime: ServiceRuntime) -> BillingSettings:
     return settings if isinstance(settings, BillingSettings) else BillingSettings()
 
 
-def get_blobs(runtime: Runtime) -> BlobStore:
+async def get_blobs(runtime: Runtime) -> BlobStore:
     """PDFs of published documents."""
     return document_files(runtime)
 

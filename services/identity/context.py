@@ -180,7 +180,7 @@ async def on_start(runtime: ServiceRuntime) -> None:
     log.info("identity_keys_ready", jwks=identity.settings.jwks_location)
 
 
-def get_identity(request: Request) -> Identity:
+async def get_identity(request: Request) -> Identity:
     return identity_of(get_runtime(request))
 
 

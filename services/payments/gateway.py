@@ -132,7 +132,7 @@ def use_gateway(runtime: ServiceRuntime, gateway: PaymentGateway) -> Payments:
     return context
 
 
-def get_payments(request: Request) -> Payments:
+async def get_payments(request: Request) -> Payments:
     return payments_of(get_runtime(request))
 
 

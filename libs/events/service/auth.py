@@ -19,7 +19,7 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def require_backoffice(
+async def require_backoffice(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> str:
     """Returns the caller's actor name; 401 problem+json without a valid back-office token."""

@@ -27,7 +27,7 @@ RequestReader = Annotated[Principal, Depends(require_scope("requests:read"))]
 RequestFiler = Annotated[Principal, Depends(require_scope("requests:create"))]
 
 
-def get_blobs(runtime: Runtime) -> BlobStore:
+async def get_blobs(runtime: Runtime) -> BlobStore:
     return attachment_files(runtime)
 
 
