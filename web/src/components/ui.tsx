@@ -11,6 +11,7 @@ import { ApiError } from "../api/http";
 import { problemMessage } from "../api/problem";
 import { formatDate, formatMoney } from "../format";
 import { useI18n } from "../i18n";
+import type { FormBinding } from "./useForm";
 
 export function Money({ amount, currency }: { amount: string | null | undefined; currency?: string }) {
   return <span className="money">{formatMoney(amount, currency)}</span>;
@@ -27,9 +28,42 @@ interface FieldShell {
   hint?: string;
 }
 
-function describedBy(hintId: string, errorId: string, hint?: string, error?: string): string | undefined {
-  const ids = [hint ? hintId : null, error ? errorId : null].filter(Boolean);
-  return ids.length ? ids.join(" ") : undefined;
+/** What the control inside a Field gets: its id, and the hint and the error it is described by. */
+interface ControlProps {
+  id: string;
+  "aria-invalid": true | undefined;
+  "aria-describedby": string | undefined;
+}
+
+/** A control's label (with * when required), its hint above it and its error below it. */
+function Field({
+  label,
+  error,
+  hint,
+  required,
+  children,
+}: Omit<FieldShell, "name"> & { required?: boolean; children: (control: ControlProps) => ReactNode }) {
+  const id = useId();
+  const describedBy = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(" ");
+  return (
+    <div className={`field${error ? " field--invalid" : ""}`}>
+      <label htmlFor={id}>
+        {label}
+        {required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {hint ? (
+        <p className="field__hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      {children({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy || undefined })}
+      {error ? (
+        <p className="field__error" id={`${id}-error`}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
 }
 
 export function TextField({
@@ -44,33 +78,12 @@ export function TextField({
     InputHTMLAttributes<HTMLInputElement>,
     "value" | "onChange" | "name"
   >) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field--invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {input.required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      {hint ? (
-        <p className="field__hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      ) : null}
-      <input
-        id={id}
-        name={name}
-        value={value}
-        onChange={(event) => onValue(event.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...input}
-      />
-      {error ? (
-        <p className="field__error" id={`${id}-error`}>
-          {error}
-        </p>
-      ) : null}
-    </div>
+    <Field label={label} error={error} hint={hint} required={input.required}>
+      {(control) => (
+        <input {...control} name={name} value={value} onChange={(event) => onValue(event.target.value)} {...input} />
+      )}
+    </Field>
   );
 }
 
@@ -86,33 +99,12 @@ export function TextArea({
     TextareaHTMLAttributes<HTMLTextAreaElement>,
     "value" | "onChange" | "name"
   >) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field--invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {input.required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      {hint ? (
-        <p className="field__hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      ) : null}
-      <textarea
-        id={id}
-        name={name}
-        value={value}
-        onChange={(event) => onValue(event.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...input}
-      />
-      {error ? (
-        <p className="field__error" id={`${id}-error`}>
-          {error}
-        </p>
-      ) : null}
-    </div>
+    <Field label={label} error={error} hint={hint} required={input.required}>
+      {(control) => (
+        <textarea {...control} name={name} value={value} onChange={(event) => onValue(event.target.value)} {...input} />
+      )}
+    </Field>
   );
 }
 
@@ -130,39 +122,18 @@ export function SelectField({
   onValue: (value: string) => void;
   options: Array<{ value: string; label: string }>;
 } & Omit<SelectHTMLAttributes<HTMLSelectElement>, "value" | "onChange" | "name">) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field--invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {select.required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      {hint ? (
-        <p className="field__hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      ) : null}
-      <select
-        id={id}
-        name={name}
-        value={value}
-        onChange={(event) => onValue(event.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...select}
-      >
-        {options.map((option) => (
-          <option key={option.value} value={option.value}>
-            {option.label}
-          </option>
-        ))}
-      </select>
-      {error ? (
-        <p className="field__error" id={`${id}-error`}>
-          {error}
-        </p>
-      ) : null}
-    </div>
+    <Field label={label} error={error} hint={hint} required={select.required}>
+      {(control) => (
+        <select {...control} name={name} value={value} onChange={(event) => onValue(event.target.value)} {...select}>
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
   );
 }
 
@@ -173,6 +144,31 @@ export function FormAlert({ message, tone = "error" }: { message: string | null;
     <div className={`alert alert--${tone}`} role={tone === "error" ? "alert" : "status"} tabIndex={-1} data-form-alert>
       {message}
     </div>
+  );
+}
+
+/** A form of useForm: an optional intro, the form-level message, then the fields and buttons. */
+export function Form({ form, intro, children }: { form: FormBinding; intro?: ReactNode; children: ReactNode }) {
+  return (
+    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
+      {intro}
+      <FormAlert message={form.formError} />
+      {children}
+    </form>
+  );
+}
+
+/** The form's main button: locked, saying "wait", while the form is being sent. */
+export function SubmitButton({ form, block, children }: { form: FormBinding; block?: boolean; children: ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <button
+      type="submit"
+      className={`button button--primary${block ? " button--block" : ""}`}
+      disabled={form.submitting}
+    >
+      {form.submitting ? t("common.wait") : children}
+    </button>
   );
 }
 

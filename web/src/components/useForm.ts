@@ -2,16 +2,30 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from "react"
 import { toFormErrors, type FieldErrors } from "../api/problem";
 import { useI18n } from "../i18n";
 
-export interface FormState<V extends Record<string, unknown>> {
-  values: V;
-  set: <K extends keyof V>(name: K, value: V[K]) => void;
-  setValues: (values: V) => void;
-  errors: FieldErrors;
+/** What the <form> element, its alert and its submit button need (components/ui.tsx Form, SubmitButton). */
+export interface FormBinding {
   formError: string | null;
   submitting: boolean;
   onSubmit: (event: FormEvent<HTMLFormElement>) => void;
   formRef: React.RefObject<HTMLFormElement | null>;
+}
+
+/** What a field needs to show and change one value of the form, with the error next to it. */
+export interface BoundField<T> {
+  name: string;
+  value: T;
+  onValue: (value: T) => void;
+  error: string | undefined;
+}
+
+export interface FormState<V extends Record<string, unknown>> extends FormBinding {
+  values: V;
+  set: <K extends keyof V>(name: K, value: V[K]) => void;
+  setValues: (values: V) => void;
+  errors: FieldErrors;
   setErrors: (fields: FieldErrors, form?: string | null) => void;
+  /** The props binding a field to one value: `<TextField label={…} {...form.field("email")} />`. */
+  field: <K extends keyof V & string>(name: K) => BoundField<V[K]>;
 }
 
 /**
@@ -96,5 +110,12 @@ export function useForm<V extends Record<string, unknown>>(
     [submitting, values, submit, options, t, setErrors],
   );
 
-  return { values, set, setValues, errors, formError, submitting, onSubmit, formRef, setErrors };
+  const field = <K extends keyof V & string>(name: K): BoundField<V[K]> => ({
+    name,
+    value: values[name],
+    onValue: (value) => set(name, value),
+    error: errors[name],
+  });
+
+  return { values, set, setValues, errors, formError, submitting, onSubmit, formRef, setErrors, field };
 }

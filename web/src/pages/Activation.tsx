@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { identityApi } from "../api/identity";
 import { PublicLayout } from "../components/Layout";
-import { Alert, FormAlert, TextField } from "../components/ui";
+import { Alert, Form, SubmitButton, TextField } from "../components/ui";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
 
@@ -77,49 +77,39 @@ function ActivationSteps() {
       </h1>
       <Steps step={step} />
       {step === "email" ? (
-        <form ref={emailForm.formRef} onSubmit={emailForm.onSubmit} noValidate>
-          <p>{t("activation.email_intro")}</p>
-          <FormAlert message={emailForm.formError} />
+        <Form form={emailForm} intro={<p>{t("activation.email_intro")}</p>}>
           <TextField
             label={t("activation.email")}
             hint={t("activation.email_hint")}
-            name="email"
             type="email"
             autoComplete="email"
             inputMode="email"
             required
-            value={emailForm.values.email}
-            onValue={(value) => emailForm.set("email", value)}
-            error={emailForm.errors.email}
+            {...emailForm.field("email")}
           />
-          <button type="submit" className="button button--primary button--block" disabled={emailForm.submitting}>
-            {emailForm.submitting ? t("common.wait") : t("activation.send_code")}
-          </button>
-        </form>
+          <SubmitButton form={emailForm} block>
+            {t("activation.send_code")}
+          </SubmitButton>
+        </Form>
       ) : null}
       {step === "code" ? (
-        <form ref={codeForm.formRef} onSubmit={codeForm.onSubmit} noValidate>
-          <Alert tone="success">{t("activation.code_sent")}</Alert>
-          <FormAlert message={codeForm.formError} />
+        <Form form={codeForm} intro={<Alert tone="success">{t("activation.code_sent")}</Alert>}>
           <TextField
             label={t("activation.code")}
             hint={t("activation.code_hint")}
-            name="code"
             type="password"
             autoComplete="one-time-code"
             inputMode="numeric"
             required
-            value={codeForm.values.code}
-            onValue={(value) => codeForm.set("code", value)}
-            error={codeForm.errors.code}
+            {...codeForm.field("code")}
           />
-          <button type="submit" className="button button--primary button--block" disabled={codeForm.submitting}>
-            {codeForm.submitting ? t("common.wait") : t("activation.verify")}
-          </button>
+          <SubmitButton form={codeForm} block>
+            {t("activation.verify")}
+          </SubmitButton>
           <button type="button" className="button button--link" onClick={() => go("email")}>
             {t("activation.back_to_email")}
           </button>
-        </form>
+        </Form>
       ) : null}
       {step === "sent" ? (
         <div>
@@ -169,34 +159,26 @@ function SetPassword({ token }: { token: string }) {
           </p>
         </>
       ) : (
-        <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-          <p>{t("activation.password_intro")}</p>
-          <FormAlert message={form.formError} />
+        <Form form={form} intro={<p>{t("activation.password_intro")}</p>}>
           <TextField
             label={t("activation.new_password")}
             hint={t("activation.password_rules")}
-            name="password"
             type="password"
             autoComplete="new-password"
             required
-            value={form.values.password}
-            onValue={(value) => form.set("password", value)}
-            error={form.errors.password}
+            {...form.field("password")}
           />
           <TextField
             label={t("activation.confirm_password")}
-            name="confirm"
             type="password"
             autoComplete="new-password"
             required
-            value={form.values.confirm}
-            onValue={(value) => form.set("confirm", value)}
-            error={form.errors.confirm}
+            {...form.field("confirm")}
           />
-          <button type="submit" className="button button--primary button--block" disabled={form.submitting}>
-            {form.submitting ? t("common.wait") : t("activation.set_password")}
-          </button>
-        </form>
+          <SubmitButton form={form} block>
+            {t("activation.set_password")}
+          </SubmitButton>
+        </Form>
       )}
       <Help />
     </section>

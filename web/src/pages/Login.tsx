@@ -1,7 +1,7 @@
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
 import { useSession } from "../auth/session";
 import { PublicLayout } from "../components/Layout";
-import { Alert, FormAlert, TextField } from "../components/ui";
+import { Alert, Form, SubmitButton, TextField } from "../components/ui";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
 
@@ -30,35 +30,28 @@ export function LoginPage() {
           {t("login.title")}
         </h1>
         {expired ? <Alert tone="warning">{t("login.expired")}</Alert> : null}
-        <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-          <FormAlert message={form.formError} />
+        <Form form={form}>
           <TextField
             label={t("login.email")}
             hint={t("login.email_hint")}
-            name="email"
             type="email"
             autoComplete="username"
             inputMode="email"
             required
-            value={form.values.email}
-            onValue={(value) => form.set("email", value)}
-            error={form.errors.email}
+            {...form.field("email")}
           />
           <TextField
             label={t("login.password")}
             hint={t("login.password_hint")}
-            name="password"
             type="password"
             autoComplete="current-password"
             required
-            value={form.values.password}
-            onValue={(value) => form.set("password", value)}
-            error={form.errors.password}
+            {...form.field("password")}
           />
-          <button type="submit" className="button button--primary button--block" disabled={form.submitting}>
-            {form.submitting ? t("common.wait") : t("login.submit")}
-          </button>
-        </form>
+          <SubmitButton form={form} block>
+            {t("login.submit")}
+          </SubmitButton>
+        </Form>
         <p className="card__footer">
           {t("login.no_account")} <Link to="/aktywacja">{t("login.activate")}</Link>
         </p>

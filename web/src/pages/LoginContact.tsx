@@ -3,15 +3,16 @@
  * and a confirmation sent to the new address (a link) or number (a code). After the change every
  * other session of the person ends; the one that asked (the e-mail) or confirmed (the phone) goes on.
  */
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link } from "react-router";
 import { ApiError } from "../api/http";
 import { identityApi } from "../api/identity";
+import { oncePerToken } from "../api/oncePerToken";
 import { isRetryable, problemMessage, toFormErrors, type FieldErrors } from "../api/problem";
 import { useSession } from "../auth/session";
-import { Alert, FormAlert, PageTitle, TextField } from "../components/ui";
+import { Alert, Form, PageTitle, SubmitButton, TextField } from "../components/ui";
 import { useApi } from "../components/useApi";
-import { useForm } from "../components/useForm";
+import { useForm, type BoundField, type FormBinding } from "../components/useForm";
 import { useI18n, type Translate } from "../i18n";
 
 // What identity checks too (an e-mail address of at most 254 characters, a phone number, a 6-digit
@@ -61,6 +62,37 @@ function focusField(form: HTMLFormElement | null, name: string) {
   requestAnimationFrame(() => form?.querySelector<HTMLElement>(`[name="${name}"]`)?.focus());
 }
 
+/** The first step of both changes: the new address or number, the current password, and the button. */
+function ChangeRequestForm({
+  form,
+  intro,
+  submit,
+  children,
+}: {
+  form: FormBinding & { field: (name: "current_password") => BoundField<string> };
+  intro: string;
+  submit: string;
+  children: ReactNode;
+}) {
+  const { t } = useI18n();
+  return (
+    <Form form={form} intro={<p>{intro}</p>}>
+      {children}
+      <TextField
+        label={t("contact.current_password")}
+        hint={t("contact.current_password_hint")}
+        type="password"
+        autoComplete="current-password"
+        required
+        {...form.field("current_password")}
+      />
+      <div className="form-actions">
+        <SubmitButton form={form}>{submit}</SubmitButton>
+      </div>
+    </Form>
+  );
+}
+
 /** "Zmień e-mail logowania": current password + new address, then "check your inbox". */
 export function ChangeLoginEmail({ current, onClose }: { current: string | null; onClose: () => void }) {
   const { t } = useI18n();
@@ -88,37 +120,16 @@ export function ChangeLoginEmail({ current, onClose }: { current: string | null;
     );
   }
   return (
-    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-      <p>{t("contact.email_intro")}</p>
-      <FormAlert message={form.formError} />
+    <ChangeRequestForm form={form} intro={t("contact.email_intro")} submit={t("contact.send_link")}>
       <TextField
         label={t("contact.new_email")}
-        name="new_email"
         type="email"
         autoComplete="email"
         inputMode="email"
         required
-        value={form.values.new_email}
-        onValue={(value) => form.set("new_email", value)}
-        error={form.errors.new_email}
+        {...form.field("new_email")}
       />
-      <TextField
-        label={t("contact.current_password")}
-        hint={t("contact.current_password_hint")}
-        name="current_password"
-        type="password"
-        autoComplete="current-password"
-        required
-        value={form.values.current_password}
-        onValue={(value) => form.set("current_password", value)}
-        error={form.errors.current_password}
-      />
-      <div className="form-actions">
-        <button type="submit" className="button button--primary" disabled={form.submitting}>
-          {form.submitting ? t("common.wait") : t("contact.send_link")}
-        </button>
-      </div>
-    </form>
+    </ChangeRequestForm>
   );
 }
 
@@ -175,19 +186,17 @@ export function ChangePhone({ onChanged }: { onChanged: () => void }) {
 
   if (sentTo) {
     return (
-      <form ref={confirm.formRef} onSubmit={confirm.onSubmit} noValidate>
-        <Alert tone="success">{t(resent ? "contact.code_resent" : "contact.code_sent", { phone: sentTo })}</Alert>
-        <FormAlert message={confirm.formError} />
+      <Form
+        form={confirm}
+        intro={<Alert tone="success">{t(resent ? "contact.code_resent" : "contact.code_sent", { phone: sentTo })}</Alert>}
+      >
         <TextField
           label={t("contact.code")}
           hint={t("contact.code_hint")}
-          name="code"
           autoComplete="one-time-code"
           inputMode="numeric"
           required
-          value={confirm.values.code}
-          onValue={(value) => confirm.set("code", value)}
-          error={confirm.errors.code}
+          {...confirm.field("code")}
         />
         <div className="form-actions">
           <button type="button" className="button button--link" onClick={() => setSentTo(null)}>
@@ -196,66 +205,27 @@ export function ChangePhone({ onChanged }: { onChanged: () => void }) {
           <button type="button" className="button button--secondary" onClick={resend} disabled={resending}>
             {resending ? t("common.wait") : t("contact.resend_code")}
           </button>
-          <button type="submit" className="button button--primary" disabled={confirm.submitting}>
-            {confirm.submitting ? t("common.wait") : t("contact.confirm_code")}
-          </button>
+          <SubmitButton form={confirm}>{t("contact.confirm_code")}</SubmitButton>
         </div>
-      </form>
+      </Form>
     );
   }
   return (
-    <form ref={request.formRef} onSubmit={request.onSubmit} noValidate>
-      <p>{t("contact.phone_intro")}</p>
-      <FormAlert message={request.formError} />
+    <ChangeRequestForm form={request} intro={t("contact.phone_intro")} submit={t("contact.send_code")}>
       <TextField
         label={t("contact.new_phone")}
         hint={t("contact.new_phone_hint")}
-        name="new_phone"
         type="tel"
         autoComplete="tel"
         required
-        value={request.values.new_phone}
-        onValue={(value) => request.set("new_phone", value)}
-        error={request.errors.new_phone}
+        {...request.field("new_phone")}
       />
-      <TextField
-        label={t("contact.current_password")}
-        hint={t("contact.current_password_hint")}
-        name="current_password"
-        type="password"
-        autoComplete="current-password"
-        required
-        value={request.values.current_password}
-        onValue={(value) => request.set("current_password", value)}
-        error={request.errors.current_password}
-      />
-      <div className="form-actions">
-        <button type="submit" className="button button--primary" disabled={request.submitting}>
-          {request.submitting ? t("common.wait") : t("contact.send_code")}
-        </button>
-      </div>
-    </form>
+    </ChangeRequestForm>
   );
 }
 
-const confirmations = new Map<string, ReturnType<typeof identityApi.confirmEmailChange>>();
-
-/**
- * A link works once: the same token is never posted twice, however often the page renders; only an
- * answer that never arrived (lost connection, 5xx, too many requests) may be asked again.
- */
-function confirmOnce(token: string | null) {
-  if (!token) return Promise.reject(new Error("no token"));
-  let answer = confirmations.get(token);
-  if (!answer) {
-    answer = identityApi.confirmEmailChange(token);
-    confirmations.set(token, answer);
-    answer.catch((error: unknown) => {
-      if (unanswered(error)) confirmations.delete(token);
-    });
-  }
-  return answer;
-}
+/** Only an answer that never arrived (lost connection, 5xx, too many requests) may be asked again. */
+const confirmOnce = oncePerToken(identityApi.confirmEmailChange, unanswered);
 
 /** No verdict on the link yet: the request may be tried again. */
 function unanswered(error: unknown): error is ApiError {

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "react";
 import { identityApi } from "../api/identity";
+import { oncePerToken } from "../api/oncePerToken";
 import { profileApi, type Address, type EInvoice, type Profile } from "../api/profile";
 import { useSession } from "../auth/session";
-import { Alert, Async, DateText, Dialog, FormAlert, PageTitle, SelectField, TextField } from "../components/ui";
+import { Alert, Async, DateText, Dialog, Form, PageTitle, SelectField, SubmitButton, TextField } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
@@ -58,18 +59,10 @@ function CompanyEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
     },
   );
   const field = (name: keyof typeof form.values, label: string, extra: Record<string, unknown> = {}) => (
-    <TextField
-      label={label}
-      name={name}
-      value={form.values[name]}
-      onValue={(value) => form.set(name, value)}
-      error={form.errors[name]}
-      {...extra}
-    />
+    <TextField label={label} {...form.field(name)} {...extra} />
   );
   return (
-    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-      <FormAlert message={form.formError} />
+    <Form form={form}>
       <fieldset className="fieldset">
         <legend>{t("profile.correspondence")}</legend>
         {field("correspondence_address.street", t("profile.street"), { autoComplete: "address-line1" })}
@@ -83,21 +76,16 @@ function CompanyEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
         </div>
         <SelectField
           label={t("profile.country")}
-          name="correspondence_address.country"
-          value={form.values["correspondence_address.country"]}
-          onValue={(value) => form.set("correspondence_address.country", value)}
-          error={form.errors["correspondence_address.country"]}
           options={["PL", "DE", "CZ", "SK", "LT", "UA", "AT", "FR", "NL", "GB"].map((code) => ({ value: code, label: code }))}
+          {...form.field("correspondence_address.country")}
         />
       </fieldset>
       {field("phone", t("profile.phone"), { type: "tel", autoComplete: "tel" })}
       {field("email", t("profile.email"), { type: "email", autoComplete: "email" })}
       <div className="form-actions">
-        <button type="submit" className="button button--primary" disabled={form.submitting}>
-          {form.submitting ? t("common.wait") : t("common.save")}
-        </button>
+        <SubmitButton form={form}>{t("common.save")}</SubmitButton>
       </div>
-    </form>
+    </Form>
   );
 }
 
@@ -122,46 +110,15 @@ function PersonEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
     },
   );
   return (
-    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-      <FormAlert message={form.formError} />
-      <TextField
-        label={t("profile.work_email")}
-        name="work_email"
-        type="email"
-        autoComplete="email"
-        value={form.values.work_email}
-        onValue={(value) => form.set("work_email", value)}
-        error={form.errors.work_email}
-      />
-      <TextField
-        label={t("profile.work_phone")}
-        name="work_phone"
-        type="tel"
-        autoComplete="tel"
-        value={form.values.work_phone}
-        onValue={(value) => form.set("work_phone", value)}
-        error={form.errors.work_phone}
-      />
-      <TextField
-        label={t("profile.position")}
-        name="position"
-        value={form.values.position}
-        onValue={(value) => form.set("position", value)}
-        error={form.errors.position}
-      />
-      <TextField
-        label={t("profile.department")}
-        name="department"
-        value={form.values.department}
-        onValue={(value) => form.set("department", value)}
-        error={form.errors.department}
-      />
+    <Form form={form}>
+      <TextField label={t("profile.work_email")} type="email" autoComplete="email" {...form.field("work_email")} />
+      <TextField label={t("profile.work_phone")} type="tel" autoComplete="tel" {...form.field("work_phone")} />
+      <TextField label={t("profile.position")} {...form.field("position")} />
+      <TextField label={t("profile.department")} {...form.field("department")} />
       <div className="form-actions">
-        <button type="submit" className="button button--primary" disabled={form.submitting}>
-          {form.submitting ? t("common.wait") : t("common.save")}
-        </button>
+        <SubmitButton form={form}>{t("common.save")}</SubmitButton>
       </div>
-    </form>
+    </Form>
   );
 }
 
@@ -176,25 +133,23 @@ function EInvoiceEdit({ einvoice, onDone }: { einvoice: EInvoice; onDone: Done }
     }));
   });
   return (
-    <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-      <p>{einvoice.consent ? t("profile.einvoice_change_intro") : t("profile.einvoice_consent_intro")}</p>
-      <FormAlert message={form.formError} />
+    <Form
+      form={form}
+      intro={<p>{einvoice.consent ? t("profile.einvoice_change_intro") : t("profile.einvoice_consent_intro")}</p>}
+    >
       <TextField
         label={t("profile.einvoice_email")}
-        name="email"
         type="email"
         autoComplete="email"
         required
-        value={form.values.email}
-        onValue={(value) => form.set("email", value)}
-        error={form.errors.email}
+        {...form.field("email")}
       />
       <div className="form-actions">
-        <button type="submit" className="button button--primary" disabled={form.submitting}>
-          {form.submitting ? t("common.wait") : einvoice.consent ? t("common.save") : t("profile.einvoice_give_consent")}
-        </button>
+        <SubmitButton form={form}>
+          {einvoice.consent ? t("common.save") : t("profile.einvoice_give_consent")}
+        </SubmitButton>
       </div>
-    </form>
+    </Form>
   );
 }
 
@@ -360,18 +315,7 @@ export function ProfilePage() {
   );
 }
 
-const confirmations = new Map<string, ReturnType<typeof profileApi.confirmEInvoice>>();
-
-/** A link works once: the same token is never posted twice, however often the page renders. */
-function confirmOnce(token: string | null) {
-  if (!token) return Promise.reject(new Error("no token"));
-  let answer = confirmations.get(token);
-  if (!answer) {
-    answer = profileApi.confirmEInvoice(token);
-    confirmations.set(token, answer);
-  }
-  return answer;
-}
+const confirmOnce = oncePerToken(profileApi.confirmEInvoice);
 
 /** The page of the e-mailed link confirming an e-invoice address; the token is in the URL fragment. */
 export function EInvoiceConfirmationPage() {

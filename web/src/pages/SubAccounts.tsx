@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { contractsApi } from "../api/contracts";
 import { identityApi, type ScopeInfo, type SubAccount } from "../api/identity";
 import { useSession } from "../auth/session";
-import { Alert, Async, Empty, FormAlert, PageTitle, StatusBadge, TextField } from "../components/ui";
+import { Alert, Async, Empty, Form, PageTitle, StatusBadge, SubmitButton, TextField } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
@@ -194,15 +194,7 @@ export function SubAccountsPage() {
     },
   );
   const text = (name: "first_name" | "last_name" | "email" | "phone", extra: Record<string, unknown> = {}) => (
-    <TextField
-      label={t(`subaccounts.${name}`)}
-      name={name}
-      required
-      value={form.values[name]}
-      onValue={(value) => form.set(name, value)}
-      error={form.errors[name]}
-      {...extra}
-    />
+    <TextField label={t(`subaccounts.${name}`)} required {...form.field(name)} {...extra} />
   );
   return (
     <>
@@ -210,8 +202,7 @@ export function SubAccountsPage() {
       {created ? <Alert tone="success">{t("subaccounts.created", { email: created })}</Alert> : null}
       <section className="card" aria-labelledby="subaccount-add">
         <h2 id="subaccount-add">{t("subaccounts.add")}</h2>
-        <form ref={form.formRef} onSubmit={form.onSubmit} noValidate>
-          <FormAlert message={form.formError} />
+        <Form form={form}>
           <div className="form-grid">
             {text("first_name", { autoComplete: "off" })}
             {text("last_name", { autoComplete: "off" })}
@@ -282,11 +273,9 @@ export function SubAccountsPage() {
             {form.errors.contract_ids ? <p className="field__error">{form.errors.contract_ids}</p> : null}
           </fieldset>
           <div className="form-actions">
-            <button type="submit" className="button button--primary" disabled={form.submitting}>
-              {form.submitting ? t("common.wait") : t("subaccounts.create")}
-            </button>
+            <SubmitButton form={form}>{t("subaccounts.create")}</SubmitButton>
           </div>
-        </form>
+        </Form>
       </section>
       <SubAccountList version={version} expected={created ? created.toLowerCase() : null} />
     </>
