@@ -95,8 +95,18 @@ async def login(
     body: LoginIn, request: Request, response: Response, runtime: Runtime, identity: IdentityDep
 ) -> TokenOut:
     """One 401 answer for an unknown address, a wrong password or an account not (or no longer) active."""
-    now, ip, limits = runtime.clock(), client_ip(request, identity), identity.limits
-    limits.login_ip.hit(ip, now)
+    ip = client_ip(request, identity)
+    identity.limits.login_ip.hit(ip, runtime.clock())
+    # One attempt at a time per address (in this process): wrong passwords sent in parallel are
+    # counted and throttled as one by one would be, alike for known and unknown addresses.
+    async with identity.locks.hold(f"login:{sha256_hash(body.email)}"):
+        return await _attempt_login(body, request, response, runtime, identity, ip)
+
+
+async def _attempt_login(
+    body: LoginIn, request: Request, response: Response, runtime: ServiceRuntime, identity: Identity, ip: str
+) -> TokenOut:
+    now, limits = runtime.clock(), identity.limits
     limits.login_email.check(body.email, now)
     limits.login_address.check(ip, now)
     account_id, state = await login_account(runtime, body.email)
