@@ -2,7 +2,8 @@
 temporary data folder, demo data fed through the back office, and the built web app.
 
 The browser is Debian's Chromium (/usr/bin/chromium), driven by playwright-core from web/
-(no browser download). Without Chromium the browser tests are skipped, saying why.
+(no browser download); axe-core, from web/ too, checks the accessibility of every screen. Without
+Chromium the browser tests are skipped, saying why.
 """
 
 from __future__ import annotations
@@ -51,19 +52,31 @@ def _need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def _web_dependencies() -> None:
+    """web/node_modules as web/package-lock.json says (npm ci when it is missing or older): as `make web`.
+
+    The scenarios take playwright-core and axe-core from there.
+    """
+    installed = WEB / "node_modules" / ".package-lock.json"
+    if installed.is_file() and installed.stat().st_mtime >= (WEB / "package-lock.json").stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("web/node_modules is missing or stale and npm is not here: install Node.js 20.19+, run `make web`")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)  # noqa: S603 (fixed argv)
+    installed.touch()
+
+
 def _built_web() -> Path:
-    """web/dist, built (npm ci + build) if it is missing: the same steps as `make web`."""
+    """web/dist, built (npm ci + build) if it is missing or older than a source: the same steps as `make web`."""
+    _web_dependencies()
     dist = WEB / "dist"
     index = dist / "index.html"
     sources = [WEB / "index.html", WEB / "package-lock.json", *(WEB / "src").rglob("*"), *(WEB / "public").rglob("*")]
     if index.is_file() and all(path.stat().st_mtime <= index.stat().st_mtime for path in sources if path.is_file()):
         return dist
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("web/dist is not built and npm is missing: install Node.js 20.19+ and run `make web`")
-    if not (WEB / "node_modules").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)  # noqa: S603 (fixed argv)
-    subprocess.run([npm, "run", "build"], cwd=WEB, check=True)  # noqa: S603
+    npm = shutil.which("npm") or "npm"
+    subprocess.run([npm, "run", "build"], cwd=WEB, check=True)  # noqa: S603 (fixed argv)
     return dist
 
 
@@ -77,9 +90,6 @@ def browser_ready() -> None:
 @pytest.fixture(scope="session")
 def portal(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     dist = _built_web()
-    npm = shutil.which("npm")
-    if not (WEB / "node_modules" / "playwright-core").is_dir() and npm:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)  # noqa: S603
     data_dir = tmp_path_factory.mktemp("portal") / "data"
     port, sandbox_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -149,21 +159,15 @@ def portal(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         log.close()
 
 
-def billing_settles_payments() -> bool:
-    """Whether billing reacts to the payments service's events (it settles invoices on PaymentAccepted)."""
-    from services.billing.service import definition
-
-    return definition.reactors is not None
-
-
 def run_scenario(portal: Portal, name: str) -> dict[str, object]:
     """Runs one scenario of portal.e2e.mjs in a fresh Chromium; its JSON report, or the failure."""
     SCREENSHOTS.mkdir(exist_ok=True)
+    # The page as a failure left it: only this run's failure may leave one.
+    (SCREENSHOTS / f"FAILED-{name}.png").unlink(missing_ok=True)
     env = {
         **os.environ,
         "PORTAL_URL": portal.url,
         "SANDBOX_URL": portal.sandbox_url,
-        "EXPECT_SETTLEMENT": "1" if billing_settles_payments() else "0",
         "BACKOFFICE_TOKEN": portal.backoffice_token,
         "SEEDED": json.dumps(portal.seeded.as_env()),
         "SCREENSHOTS": str(SCREENSHOTS),

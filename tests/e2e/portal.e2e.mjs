@@ -8,6 +8,7 @@ import path from "node:path";
 
 const require = createRequire(path.join(process.cwd(), "package.json"));
 const { chromium } = require("playwright-core");
+const axe = require("axe-core");
 
 const BASE = process.env.PORTAL_URL;
 const SANDBOX = process.env.SANDBOX_URL;
@@ -40,7 +41,9 @@ const check = (what) => report.checks.push(what);
 
 // ---- helpers ----
 
+/** Saves the screen; a screen of the portal (not the gateway sandbox's) is checked for accessibility first. */
 async function shot(page, name) {
+  if (page.url().startsWith(BASE)) await assertAccessibleBasics(page, name);
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   report.screenshots.push(`${name}.png`);
@@ -81,7 +84,26 @@ async function latestId(to, template) {
   return entries.find((entry) => entry.template === template)?.id ?? null;
 }
 
-/** Every form control of the page has an accessible label; the page has one h1 and a lang. */
+// axe-core's WCAG 2.0/2.1 level A and AA rules: among them color-contrast, label, button-name, image-alt.
+const WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+let screensAudited = 0;
+
+/** axe-core's verdict on the page as it is now (evaluated through the DevTools protocol, which the CSP does not govern). */
+async function assertNoAxeViolations(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axe.source);
+  const violations = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+    return result.violations.map((violation) => ({
+      rule: violation.id,
+      impact: violation.impact,
+      nodes: violation.nodes.map((node) => `${node.target.join(" ")}: ${node.failureSummary.replace(/\s+/g, " ")}`),
+    }));
+  }, WCAG_AA);
+  assert.deepEqual(violations, [], `axe-core (WCAG 2.1 A/AA) on ${where}`);
+  screensAudited += 1;
+}
+
+/** Every form control of the page has an accessible label; the page has one h1 and a lang; axe-core finds nothing. */
 async function assertAccessibleBasics(page, where) {
   const problems = await page.evaluate(() => {
     const found = [];
@@ -102,6 +124,7 @@ async function assertAccessibleBasics(page, where) {
     return found;
   });
   assert.deepEqual(problems, [], `accessibility basics on ${where}`);
+  await assertNoAxeViolations(page, where);
 }
 
 async function heading(page, text) {
@@ -270,7 +293,6 @@ const scenarios = {
     assert.equal(await page.getByLabel("Adres e-mail").inputValue(), ANNA.email);
     check("a wrong password is refused in Polish and the e-mail stays typed");
     await shot(page, "01-login-refused");
-    await assertAccessibleBasics(page, "login");
     // Keyboard only: the password field, then Enter.
     await page.getByLabel(/^Hasło/).fill("");
     await page.getByLabel(/^Hasło/).focus();
@@ -355,6 +377,18 @@ const scenarios = {
     await ensureClient(page, TRANSBUD);
     await page.getByRole("link", { name: "Subkonta", exact: true }).click();
     await heading(page, "Subkonta");
+    // The e-invoice service of the client, with the profile's window editing its address.
+    const einvoice = page.getByRole("region", { name: "E-faktura" });
+    await einvoice.getByText(/^Usługa e-faktura (jest|nie jest) aktywna\.$/).waitFor();
+    await einvoice.getByRole("button", { name: "Edytuj: E-faktura" }).click();
+    const einvoiceWindow = page.getByRole("dialog", { name: "Edycja e-maila dla e-faktury" });
+    await einvoiceWindow.getByLabel("E-mail do e-faktury").fill("faktury@transbud");
+    await einvoiceWindow.getByRole("button").filter({ hasText: /^(Zapisz|Włącz e-fakturę)$/ }).click();
+    await einvoiceWindow.getByText("Podaj prawidłowy adres e-mail.").waitFor();
+    check("the sub-account page shows the e-invoice service; its window refuses a bad address in Polish next to the field");
+    await shot(page, "05-subaccount-einvoice");
+    await einvoiceWindow.getByRole("button", { name: "Zamknij" }).click();
+    await einvoiceWindow.waitFor({ state: "hidden" });
     await page.getByLabel("Imię").fill("Marek");
     await page.getByLabel("Nazwisko").fill("Zieliński");
     await page.getByLabel("Adres e-mail").fill(MAREK.email);
@@ -372,7 +406,6 @@ const scenarios = {
     assert.equal(await page.getByLabel("Imię").inputValue(), "Marek");
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "phone");
     check("focus moves to the refused field");
-    await assertAccessibleBasics(page, "sub-accounts");
     check("the API's refusal of the phone shows in Polish next to the field, the rest stays typed");
     await shot(page, "05-subaccount-refused");
     await page.getByLabel("Numer telefonu").fill("603 456 789");
@@ -418,7 +451,6 @@ const scenarios = {
     check("missing required fields are refused by the API and shown in Polish next to each field");
     await shot(page, "06-requests-refused");
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "data.invoice_number");
-    await assertAccessibleBasics(page, "request form");
     const number = Object.keys(SEEDED.invoices)[0];
     await page.getByLabel("Numer faktury").fill(number);
     await page.getByLabel("Umowa").selectOption(SEEDED.contracts["UL/2025/0142"]);
@@ -498,10 +530,6 @@ const scenarios = {
     check("the retried payment is accepted");
     await shot(page, "16-payment-6-accepted");
 
-    if (process.env.EXPECT_SETTLEMENT !== "1") {
-      check("SKIPPED: billing does not react to PaymentAccepted yet, so the invoice is not settled by it");
-      return;
-    }
     const token = await apiLogin(ANNA.email, PASSWORD, "CL-TRANSBUD");
     for (let attempt = 0; ; attempt++) {
       const invoice = await api(`/api/billing/invoices/${invoiceId}`, { token });
@@ -540,7 +568,6 @@ const scenarios = {
     await heading(page, /Harmonogram spłaty umowy UL\/2025\/0142/);
     await page.getByText("Niezafakturowana").first().waitFor();
     await shot(page, "09-schedule");
-    await assertAccessibleBasics(page, "schedule");
 
     await page.getByRole("link", { name: "Faktury i rozliczenia", exact: true }).click();
     await heading(page, "Faktury i rozliczenia");
@@ -559,7 +586,6 @@ const scenarios = {
     }
     check("each ZAPŁAĆ button is free or locked as the payments API says");
     await shot(page, "10-invoices");
-    await assertAccessibleBasics(page, "invoices");
 
     await page.getByRole("link", { name: "Dokumenty", exact: true }).click();
     await heading(page, "Dokumenty");
@@ -572,7 +598,6 @@ const scenarios = {
     assert.match(doc.suggestedFilename(), /\.pdf$/);
     check("interest notes and documents are listed; a document downloads");
     await shot(page, "11-documents");
-    await assertAccessibleBasics(page, "documents");
 
     await page.getByRole("link", { name: "Mój profil", exact: true }).click();
     await heading(page, "Mój profil");
@@ -603,7 +628,6 @@ const scenarios = {
     await dialog.getByText("Kod pocztowy ma format 00-000.").waitFor();
     check("the API's postal-code refusal shows in Polish next to the field");
     await shot(page, "12-profile-edit-company");
-    await assertAccessibleBasics(page, "profile with the edit window");
     await dialog.getByLabel("Kod pocztowy").fill("00-850");
     await dialog.getByRole("button", { name: "Zapisz" }).click();
     await page.getByText("Zmiany zostały zapisane.").waitFor();
@@ -628,6 +652,8 @@ const scenarios = {
 
     await page.getByRole("link", { name: "Subkonta", exact: true }).click();
     await heading(page, "Subkonta");
+    await page.getByRole("region", { name: "E-faktura" }).getByTestId("einvoice-email").filter({ hasText: "faktury@transbud.example.pl" }).waitFor();
+    check("the sub-account page shows the confirmed e-invoice address");
     await shot(page, "13-subaccounts");
 
     await page.getByRole("button", { name: /^EN/ }).click();
@@ -687,7 +713,6 @@ scenarios.contact = async (page, context) => {
   await mail.getByText("Obecne hasło jest nieprawidłowe.").waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "current_password");
   check("a wrong current password is refused in Polish next to its field");
-  await assertAccessibleBasics(page, "the login e-mail window");
   await shot(page, "17-contact-2-email-refused");
   const noticeBefore = await latestId(EWA.email, "contact_change_notice");
   await mail.getByLabel(/^Obecne hasło/).fill(password);
@@ -810,6 +835,8 @@ async function main() {
   try {
     await scenario(page, context);
     assert.deepEqual(errors, [], "errors in the page's console");
+    assert.ok(screensAudited > 0, "no screen was checked by axe-core");
+    check(`axe-core found no WCAG 2.1 A/AA violation on ${screensAudited} screens`);
     console.log(JSON.stringify(report));
   } catch (error) {
     await page.screenshot({ path: path.join(SHOTS, `FAILED-${name}.png`), fullPage: true }).catch(() => undefined);

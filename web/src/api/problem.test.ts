@@ -88,9 +88,25 @@ describe("toFormErrors", () => {
   });
 
   it("renames API fields for the form", () => {
-    const error = refusal(422, { errors: [{ field: "attachments.1", message: "x", code: "attachment_empty" }] });
-    const result = toFormErrors(error, t, { known: ["attachments"], aliases: { "attachments.1": "attachments" } });
-    expect(result.fields).toEqual({ attachments: "Załącznik jest pusty." });
+    const error = refusal(422, { errors: [{ field: "new_password", message: "x", code: "password_too_short" }] });
+    const result = toFormErrors(error, t, { known: ["password"], aliases: { new_password: "password" } });
+    expect(result.fields).toEqual({ password: "Hasło musi mieć co najmniej 12 znaków." });
+  });
+
+  it("puts a list item's error next to the list's field", () => {
+    const error = refusal(422, {
+      errors: [
+        { field: "attachments.1", message: "x", code: "attachment_empty" },
+        { field: "data.countries.0", message: "x", code: "string_pattern_mismatch" },
+        { field: "contact_persons.0", message: "x", code: "missing" },
+      ],
+    });
+    const result = toFormErrors(error, t, { known: ["attachments", "data.countries"] });
+    expect(result.fields).toEqual({
+      attachments: "Załącznik jest pusty.",
+      "data.countries": "Wartość ma nieprawidłowy format.",
+    });
+    expect(result.form).toBe("To pole jest wymagane.");
   });
 
   it("shows an error for a field the form does not have as the form's message", () => {

@@ -120,7 +120,10 @@ export function toFormErrors(
   const fields: FieldErrors = {};
   const unplaced: string[] = [];
   for (const item of error.problem?.errors ?? []) {
-    const name = formField(item.field, options.aliases);
+    let name = formField(item.field, options.aliases);
+    // A list item's error ("attachments.0", "data.countries.1") belongs to the list's field.
+    const list = name.replace(/\.\d+$/, "");
+    if (known && !known.has(name) && known.has(list)) name = list;
     const message = fieldMessage(item, t);
     if (!known || known.has(name)) {
       if (!fields[name]) fields[name] = message;

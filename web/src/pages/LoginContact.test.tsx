@@ -1,43 +1,11 @@
-import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
-import { MemoryRouter } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { setAccessToken } from "../api/http";
-import { SessionProvider } from "../auth/session";
-import { I18nProvider } from "../i18n";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { anonymous, answer, callsTo, installFakeApi, json, loggedIn, ME, page, problem } from "../testing/fakeApi";
+import { click, messagesOf, type } from "../testing/forms";
 import { LoginEmailConfirmationPage } from "./LoginContact";
 import { ProfilePage } from "./Profile";
 
-function json(status: number, body: unknown, type = "application/json"): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
-}
-
-const problem = (status: number, body: object) => json(status, { status, ...body }, "application/problem+json");
-
-type Answer = Response | Error | ((body: unknown) => Response);
-
-/** The API as a list of answers per "METHOD path": the last one repeats; every call is kept. */
-let answers: Map<string, Answer[]>;
-let calls: Array<{ route: string; body: unknown }>;
-
-function answer(route: string, ...responses: Answer[]) {
-  answers.set(route, responses);
-}
-
-function callsTo(route: string) {
-  return calls.filter((call) => call.route === route).map((call) => call.body);
-}
-
-const ME = {
-  account_id: "acc-1",
-  email: "anna@example.pl",
-  first_name: "Anna",
-  last_name: "Kowalska",
-  phone: "+48601234567",
-  client: { client_id: "CL-1", name: "Transbud" },
-  scopes: ["profile:read", "profile:edit"],
-  contract_ids: null,
-  clients: [{ client_id: "CL-1", name: "Transbud" }],
-};
+installFakeApi();
 
 const PROFILE = {
   client: { client_id: "CL-1", name: "Transbud", nip: "5260250274", contact: null },
@@ -54,50 +22,6 @@ const PROFILE = {
   may_edit: false,
 };
 
-beforeEach(() => {
-  setAccessToken(null);
-  answers = new Map();
-  calls = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (url: string, init: RequestInit = {}) => {
-      const route = `${init.method ?? "GET"} ${url}`;
-      const body = typeof init.body === "string" ? JSON.parse(init.body) : undefined;
-      calls.push({ route, body });
-      const queue = answers.get(route);
-      if (!queue?.length) throw new Error(`unexpected ${route}`);
-      const next = queue.length > 1 ? queue.shift()! : queue[0];
-      if (next instanceof Error) throw next;
-      return typeof next === "function" ? next(body) : next.clone();
-    }),
-  );
-});
-
-afterEach(() => {
-  cleanup();
-  vi.unstubAllGlobals();
-});
-
-function loggedIn(me = ME) {
-  const token = { access_token: "t", token_type: "bearer", expires_in: 300, client_id: "CL-1" };
-  answer("POST /api/identity/token/refresh", json(200, token));
-  answer("GET /api/identity/me", json(200, me));
-}
-
-function anonymous() {
-  answer("POST /api/identity/token/refresh", problem(401, { code: "invalid_refresh_token" }));
-}
-
-function page(element: React.ReactNode, path: string) {
-  return render(
-    <I18nProvider lang="pl">
-      <MemoryRouter initialEntries={[path]}>
-        <SessionProvider>{element}</SessionProvider>
-      </MemoryRouter>
-    </I18nProvider>,
-  );
-}
-
 async function openProfile() {
   loggedIn();
   answer("GET /api/profile/me", json(200, PROFILE));
@@ -108,23 +32,6 @@ async function openProfile() {
 async function openDialog(name: string) {
   fireEvent.click(screen.getByRole("button", { name }));
   return screen.findByRole("dialog", { name });
-}
-
-function type(scope: HTMLElement, label: RegExp, value: string) {
-  fireEvent.change(within(scope).getByLabelText(label), { target: { value } });
-}
-
-async function click(scope: HTMLElement, name: string) {
-  await act(async () => {
-    fireEvent.click(within(scope).getByRole("button", { name }));
-  });
-}
-
-/** The messages shown for a field: what its aria-describedby points at. */
-function messagesOf(scope: HTMLElement, label: RegExp): string[] {
-  const field = within(scope).getByLabelText(label);
-  const ids = (field.getAttribute("aria-describedby") ?? "").split(" ").filter(Boolean);
-  return ids.map((id) => document.getElementById(id)?.textContent ?? "");
 }
 
 describe("changing the login e-mail", () => {

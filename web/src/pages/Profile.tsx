@@ -1,9 +1,10 @@
 import { useEffect, useState } from "react";
 import { identityApi } from "../api/identity";
 import { oncePerToken } from "../api/oncePerToken";
-import { profileApi, type Address, type EInvoice, type Profile } from "../api/profile";
+import { profileApi, type Address, type Profile } from "../api/profile";
 import { useSession } from "../auth/session";
-import { Alert, Async, DateText, Dialog, Form, PageTitle, SelectField, SubmitButton, TextField } from "../components/ui";
+import { EInvoiceCard } from "../components/EInvoice";
+import { Alert, Async, Dialog, Form, PageTitle, SelectField, SubmitButton, TextField } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
 import { useI18n } from "../i18n";
@@ -122,38 +123,7 @@ function PersonEdit({ profile, onDone }: { profile: Profile; onDone: Done }) {
   );
 }
 
-function EInvoiceEdit({ einvoice, onDone }: { einvoice: EInvoice; onDone: Done }) {
-  const { t } = useI18n();
-  const form = useForm({ email: einvoice.pending?.email ?? einvoice.email ?? "" }, async (values) => {
-    const email = values.email.trim();
-    const result = einvoice.consent ? await profileApi.changeEInvoiceEmail(email) : await profileApi.giveConsent(email);
-    onDone(result.pending ? t("profile.einvoice_link_sent", { email }) : t("common.saved"), (current) => ({
-      ...current,
-      einvoice: { ...current.einvoice, consent: result.consent, email: result.email, pending: result.pending },
-    }));
-  });
-  return (
-    <Form
-      form={form}
-      intro={<p>{einvoice.consent ? t("profile.einvoice_change_intro") : t("profile.einvoice_consent_intro")}</p>}
-    >
-      <TextField
-        label={t("profile.einvoice_email")}
-        type="email"
-        autoComplete="email"
-        required
-        {...form.field("email")}
-      />
-      <div className="form-actions">
-        <SubmitButton form={form}>
-          {einvoice.consent ? t("common.save") : t("profile.einvoice_give_consent")}
-        </SubmitButton>
-      </div>
-    </Form>
-  );
-}
-
-type Window = "company" | "person" | "einvoice" | "login_email" | "phone" | null;
+type Window = "company" | "person" | "login_email" | "phone" | null;
 
 export function ProfilePage() {
   const { t, lang } = useI18n();
@@ -268,28 +238,11 @@ export function ProfilePage() {
                     </button>
                   </div>
                 </section>
-                <section className="card" aria-labelledby="profile-einvoice">
-                  <div className="card__head">
-                    <h2 id="profile-einvoice">{t("profile.einvoice")}</h2>
-                    {edit("einvoice", t("profile.einvoice"))}
-                  </div>
-                  <p>{einvoice.consent ? t("profile.einvoice_active") : t("profile.einvoice_inactive")}</p>
-                  <dl className="facts">
-                    <dt>{t("profile.einvoice_email")}</dt>
-                    <dd data-testid="einvoice-email">{einvoice.email ?? "—"}</dd>
-                    {einvoice.consent_given?.at ? (
-                      <>
-                        <dt>{t("profile.einvoice_since")}</dt>
-                        <dd>
-                          <DateText value={einvoice.consent_given.at} />
-                        </dd>
-                      </>
-                    ) : null}
-                  </dl>
-                  {einvoice.pending ? (
-                    <Alert tone="info">{t("profile.einvoice_pending", { email: einvoice.pending.email })}</Alert>
-                  ) : null}
-                </section>
+                <EInvoiceCard
+                  einvoice={einvoice}
+                  mayEdit={data.may_edit}
+                  onSaved={(message, next) => done(message, (current) => ({ ...current, einvoice: next }))}
+                />
               </div>
               {data.may_edit ? null : <p className="muted">{t("profile.no_edit")}</p>}
               <Dialog open={open === "company"} title={t("profile.edit_company")} onClose={() => setOpen(null)}>
@@ -297,9 +250,6 @@ export function ProfilePage() {
               </Dialog>
               <Dialog open={open === "person"} title={t("profile.edit_person")} onClose={() => setOpen(null)}>
                 <PersonEdit profile={data} onDone={done} />
-              </Dialog>
-              <Dialog open={open === "einvoice"} title={t("profile.edit_einvoice")} onClose={() => setOpen(null)}>
-                <EInvoiceEdit einvoice={einvoice} onDone={done} />
               </Dialog>
               <Dialog open={open === "login_email"} title={t("contact.change_email")} onClose={() => setOpen(null)}>
                 <ChangeLoginEmail current={loginEmail} onClose={() => setOpen(null)} />

@@ -1,27 +1,29 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useParams } from "react-router";
 import { contractsApi, type ContractItem } from "../api/contracts";
 import { profileApi, type ClientRequest, type JsonSchemaField, type RequestType } from "../api/profile";
-import { toFormErrors, type FieldErrors } from "../api/problem";
 import { useSession } from "../auth/session";
 import { DownloadButton } from "../components/DownloadButton";
-import { Alert, Async, Empty, FormAlert, PageTitle, StatusBadge } from "../components/ui";
+import { Alert, Async, Empty, Form, PageTitle, StatusBadge, SubmitButton } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
+import { useForm } from "../components/useForm";
 import { formatDateTime, formatFileSize, type Lang } from "../format";
 import { useI18n } from "../i18n";
 
-type Values = Record<string, string | boolean | string[]>;
+type FieldValue = string | boolean | string[];
+/** The form's values by the names the API gives its errors: "data.<field>" and "attachments". */
+type Values = Record<`data.${string}`, FieldValue> & { attachments: File[] };
 
 function fieldTitle(field: JsonSchemaField, name: string, lang: Lang): string {
   return (lang === "en" ? field["x-title-en"] : field.title) ?? field.title ?? name;
 }
 
 function initialValues(type: RequestType): Values {
-  const values: Values = {};
+  const values: Values = { attachments: [] };
   for (const [name, field] of Object.entries(type.form_schema.properties)) {
-    if (field.type === "boolean") values[name] = false;
-    else if (field.type === "array") values[name] = [];
-    else values[name] = typeof field.default === "string" ? field.default : "";
+    if (field.type === "boolean") values[`data.${name}`] = false;
+    else if (field.type === "array") values[`data.${name}`] = [];
+    else values[`data.${name}`] = typeof field.default === "string" ? field.default : "";
   }
   return values;
 }
@@ -30,7 +32,7 @@ function initialValues(type: RequestType): Values {
 export function formData(type: RequestType, values: Values): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(type.form_schema.properties)) {
-    const value = values[name];
+    const value = values[`data.${name}`];
     if (field.type === "boolean") {
       if (value === true) data[name] = true;
       else if (type.form_schema.required.includes(name)) data[name] = false;
@@ -58,10 +60,10 @@ function FormField({
   name: string;
   field: JsonSchemaField;
   required: boolean;
-  value: string | boolean | string[];
+  value: FieldValue;
   error?: string;
   contracts: ContractItem[] | null;
-  onValue: (value: string | boolean | string[]) => void;
+  onValue: (value: FieldValue) => void;
 }) {
   const { t, lang } = useI18n();
   const id = `request-${name}`;
@@ -207,47 +209,14 @@ function RequestForm({
   onCancel: () => void;
 }) {
   const { t, lang } = useI18n();
-  const [values, setValues] = useState<Values>(() => initialValues(type));
-  const [files, setFiles] = useState<File[]>([]);
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [submitting, setSubmitting] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
+  const form = useForm(initialValues(type), async (values) => {
+    const answer = await profileApi.submitRequest(type.type, formData(type, values), values.attachments);
+    onFiled(answer.reference);
+  });
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [type.type]);
-  useEffect(() => {
-    if (Object.keys(errors).length === 0 && formError === t("error.fix_fields")) setFormError(null);
-  }, [errors, formError, t]);
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (submitting) return;
-    setSubmitting(true);
-    setFormError(null);
-    profileApi
-      .submitRequest(type.type, formData(type, values), files)
-      .then((answer) => onFiled(answer.reference))
-      .catch((error: unknown) => {
-        const known = [...Object.keys(type.form_schema.properties).map((name) => `data.${name}`), "attachments", "type"];
-        const aliases: Record<string, string> = {};
-        for (let index = 0; index < 100; index++) aliases[`attachments.${index}`] = "attachments";
-        // A list item's error ("data.countries.0") belongs to the list's field.
-        for (const item of (error as { problem?: { errors?: Array<{ field: string }> } }).problem?.errors ?? []) {
-          const match = /^(data\.[^.]+)\.\d+$/.exec(item.field);
-          if (match) aliases[item.field] = match[1];
-        }
-        const result = toFormErrors(error, t, { known, aliases });
-        setErrors(result.fields);
-        setFormError(result.form);
-        requestAnimationFrame(() => {
-          // The first field in the form's order (the API sorts its errors by name).
-          const controls = Array.from(formRef.current?.querySelectorAll<HTMLElement>("[name]") ?? []);
-          const control = controls.find((element) => (element.getAttribute("name") ?? "") in result.fields);
-          (control ?? formRef.current?.querySelector<HTMLElement>("[data-form-alert]"))?.focus();
-        });
-      })
-      .finally(() => setSubmitting(false));
-  };
+  const { errors, values } = form;
+  const files = values.attachments;
 
   const limits = type.attachments;
   return (
@@ -256,25 +225,17 @@ function RequestForm({
         {t("requests.file")}: {type.title[lang]}
       </h2>
       <p className="muted">{type.description[lang]}</p>
-      <form ref={formRef} onSubmit={submit} noValidate>
-        <FormAlert message={formError} />
+      <Form form={form}>
         {Object.entries(type.form_schema.properties).map(([name, field]) => (
           <FormField
             key={name}
             name={name}
             field={field}
             required={type.form_schema.required.includes(name)}
-            value={values[name]}
+            value={values[`data.${name}`]}
             error={errors[`data.${name}`]}
             contracts={contracts}
-            onValue={(value) => {
-              setValues((current) => ({ ...current, [name]: value }));
-              setErrors((current) => {
-                const next = { ...current };
-                delete next[`data.${name}`];
-                return next;
-              });
-            }}
+            onValue={(value) => form.set(`data.${name}`, value)}
           />
         ))}
         {limits.max > 0 ? (
@@ -296,14 +257,8 @@ function RequestForm({
               aria-describedby={`request-attachments-hint${errors.attachments ? " request-attachments-error" : ""}`}
               aria-invalid={errors.attachments ? true : undefined}
               onChange={(event) => {
-                const picked = Array.from(event.target.files ?? []);
-                setFiles((current) => [...current, ...picked]);
+                form.set("attachments", [...files, ...Array.from(event.target.files ?? [])]);
                 event.target.value = "";
-                setErrors((current) => {
-                  const next = { ...current };
-                  delete next.attachments;
-                  return next;
-                });
               }}
             />
             <label className="file-picker" htmlFor="request-attachments" aria-hidden="true">
@@ -322,7 +277,7 @@ function RequestForm({
                     <button
                       type="button"
                       className="button button--link"
-                      onClick={() => setFiles((current) => current.filter((_, position) => position !== index))}
+                      onClick={() => form.set("attachments", files.filter((_, position) => position !== index))}
                     >
                       {t("requests.attachment_remove", { name: file.name })}
                     </button>
@@ -341,11 +296,9 @@ function RequestForm({
           <button type="button" className="button button--secondary" onClick={onCancel}>
             {t("common.cancel")}
           </button>
-          <button type="submit" className="button button--primary" disabled={submitting}>
-            {submitting ? t("common.wait") : t("requests.submit")}
-          </button>
+          <SubmitButton form={form}>{t("requests.submit")}</SubmitButton>
         </div>
-      </form>
+      </Form>
     </section>
   );
 }

@@ -1,7 +1,9 @@
 import { useMemo, useState } from "react";
 import { contractsApi } from "../api/contracts";
 import { identityApi, type ScopeInfo, type SubAccount } from "../api/identity";
+import { profileApi } from "../api/profile";
 import { useSession } from "../auth/session";
+import { EInvoiceCard } from "../components/EInvoice";
 import { Alert, Async, Empty, Form, PageTitle, StatusBadge, SubmitButton, TextField } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
@@ -146,10 +148,31 @@ function SubAccountList({ version, expected }: { version: number; expected: stri
   );
 }
 
+/** The e-invoice service of the client the sub-account is added to, with its address window. */
+function EInvoiceSection({ onSaved }: { onSaved: (message: string) => void }) {
+  const { me, can } = useSession();
+  const einvoice = useApi((signal) => profileApi.einvoice(signal), [me?.client.client_id]);
+  return (
+    <Async state={einvoice}>
+      {(data) => (
+        <EInvoiceCard
+          einvoice={data}
+          mayEdit={can("profile:edit")}
+          onSaved={(message, next) => {
+            einvoice.setData(next);
+            onSaved(message);
+          }}
+        />
+      )}
+    </Async>
+  );
+}
+
 export function SubAccountsPage() {
   const { t } = useI18n();
   const { me, can } = useSession();
   const [created, setCreated] = useState<string | null>(null);
+  const [einvoiceNotice, setEInvoiceNotice] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
   const catalogue = useApi((signal) => identityApi.scopes(signal), []);
   // Only what the manager holds can be granted.
@@ -200,6 +223,8 @@ export function SubAccountsPage() {
     <>
       <PageTitle>{t("subaccounts.title")}</PageTitle>
       {created ? <Alert tone="success">{t("subaccounts.created", { email: created })}</Alert> : null}
+      {einvoiceNotice ? <Alert tone="success">{einvoiceNotice}</Alert> : null}
+      {can("profile:read") ? <EInvoiceSection onSaved={setEInvoiceNotice} /> : null}
       <section className="card" aria-labelledby="subaccount-add">
         <h2 id="subaccount-add">{t("subaccounts.add")}</h2>
         <Form form={form}>
