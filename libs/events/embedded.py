@@ -26,11 +26,15 @@ class EmbeddedPlatform:
         self.vault = SqliteKeyVault(data_dir / "vault" / "keys.db")
 
     async def open(self) -> None:
-        await self.vault.open()
-        for store in self.event_stores.values():
-            await store.open()
-        for documents in self.document_stores.values():
-            await documents.open()
+        try:
+            await self.vault.open()
+            for store in self.event_stores.values():
+                await store.open()
+            for documents in self.document_stores.values():
+                await documents.open()
+        except BaseException:
+            await self.close()  # an open connection's thread would keep a failed process alive
+            raise
 
     async def close(self) -> None:
         for store in self.event_stores.values():
