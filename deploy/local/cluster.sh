@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The local cluster: each service its own process on Kafka + FerretDB + its own SQLite event store, a
-# relay per service, nginx (deploy/nginx) as the gateway with the same URLs as `make dev`.
+# relay per service, nginx (deploy/nginx) as the gateway with the same URLs as `make dev`. Each service
+# process also runs its projections and reactors (<NAME>_CONSUMERS, on by default): one consumer per
+# group, the single-active shape that compose and k8s get from a worker beside HTTP-only APIs.
 #
 #   deploy/local/cluster.sh up       start Kafka/FerretDB if needed (infra.sh up), then whatever is not running; wait until ready
 #   deploy/local/cluster.sh down     SIGTERM every process of the cluster, wait (STOP_TIMEOUT, default 20 s), then SIGKILL
@@ -28,7 +30,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 CLUSTER_READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-90}
 STOP_TIMEOUT=${STOP_TIMEOUT:-20}
-SERVICES=(identity contracts billing payments notifications profile)
+SERVICES=(identity contracts billing payments notifications profile) # = SERVICE_NAMES in libs/events/cluster.py (tests/deploy)
 SANDBOX=payu-sandbox
 
 say() { echo "[cluster] $*"; }

@@ -3,11 +3,17 @@
 The process entry points (deploy/README.md, "Process entry points"):
 
 - API: `python -m services.<name> --host 127.0.0.1 --port 8101` -> `serve_service(definition, ...)`;
+  with `<NAME>_CONSUMERS=false` it serves HTTP only, and the same command with the consumers on (the
+  default) is the service's worker: its projections, reactors and background loop. A service's
+  consumers run in exactly one process (the local cluster's single process per service, or one
+  worker beside the API replicas, deploy/README.md): two members of a group could fold the same
+  document at once and lose an update;
 - relay: `python -m libs.events.relay --service <name>` -> `run_relay(name)`.
 
 Both read the service's `<NAME>_*` settings and the infrastructure variables:
 
-- `KAFKA_BOOTSTRAP` (required), `KAFKA_REPLICATION_FACTOR` (optional, default 1);
+- `KAFKA_BOOTSTRAP` (required), `KAFKA_REPLICATION_FACTOR` (optional, default 1), `KAFKA_PARTITIONS`
+  (optional, default 3: the partitions of each topic a process creates; an existing topic keeps its own);
 - `MONGO_URI` (required); the database is `strefa_<name>`, and `strefa_vault` holds the key vault
   every service shares (personal data, libs/events/pii.py);
 - `EVENTSTORE_URI` (optional): EventStoreDB/KurrentDB; without it the event store is a SQLite file
@@ -61,6 +67,7 @@ log = structlog.get_logger(__name__)
 
 SERVICE_NAMES: tuple[str, ...] = ("identity", "contracts", "billing", "payments", "notifications", "profile")
 DEFAULT_NAMESPACE = "leasing"
+DEFAULT_PARTITIONS = 3
 FIRST_PORT = 8101
 """The local cluster's services listen on 127.0.0.1:8101..8106 in SERVICE_NAMES order."""
 
@@ -84,15 +91,26 @@ class ClusterInfra:
         if missing:
             raise ClusterConfigError(f"cluster mode needs {' and '.join(missing)} (deploy/README.md)")
         namespace = environ.get("STREFA_NAMESPACE", "").strip() or DEFAULT_NAMESPACE
-        try:
-            replication = int(environ.get("KAFKA_REPLICATION_FACTOR", "1"))
-        except ValueError:
-            raise ClusterConfigError("KAFKA_REPLICATION_FACTOR must be an integer") from None
-        kafka = KafkaConfig(bootstrap, namespace=namespace, replication_factor=replication)
+        replication = _positive(environ, "KAFKA_REPLICATION_FACTOR", 1)
+        partitions = _positive(environ, "KAFKA_PARTITIONS", DEFAULT_PARTITIONS)
+        kafka = KafkaConfig(bootstrap, namespace=namespace, partitions=partitions, replication_factor=replication)
         return cls(kafka, mongo_uri, environ.get("EVENTSTORE_URI", "").strip() or None, namespace)
 
     def database(self, service: str) -> str:
         return f"strefa_{service}" if self.namespace == DEFAULT_NAMESPACE else f"{self.namespace}_{service}"
+
+
+def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}") from None
+    if value < 1:
+        raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 class NamespacedEventLog:

@@ -22,6 +22,22 @@ class UnknownEventType(LookupError):
         self.version = version
 
 
+class MissingUpcaster(UnknownEventType):
+    """A stored version whose model is known but which cannot be brought to the latest version: the
+    upcaster of one step on the way is not registered."""
+
+    def __init__(self, event_type: str, version: int, missing_from: int, latest: int) -> None:
+        LookupError.__init__(
+            self,
+            f"event {event_type!r} version {version} cannot be upcast to version {latest}: "
+            f"no upcaster from version {missing_from} to {missing_from + 1}",
+        )
+        self.event_type = event_type
+        self.version = version
+        self.missing_from = missing_from
+        self.latest = latest
+
+
 class InvalidEventData(ValueError):
     """Data its model refuses. The message names each field at fault and why, never its value: it goes
     to dead letters, logs, spans and the dead-letter topic, and the value may be an opened personal one."""
@@ -85,12 +101,11 @@ class EventRegistry:
             raise UnknownEventType(event_type, version)
         latest = self.latest_version(event_type)
         upcasted = dict(data)
-        while version < latest:
-            step = self._upcasters.get((event_type, version))
+        for step_from in range(version, latest):
+            step = self._upcasters.get((event_type, step_from))
             if step is None:
-                raise UnknownEventType(event_type, version + 1)
+                raise MissingUpcaster(event_type, version, step_from, latest)
             upcasted = step(upcasted)
-            version += 1
         return upcasted
 
     def decode(self, event: RecordedEvent) -> DomainEvent:

@@ -2,7 +2,8 @@
 
 Skipped when the servers are not configured (KAFKA_BOOTSTRAP / MONGO_URI, or `.infra/env`). The fault
 tests also stop and start servers with deploy/local/infra.sh: those run only when the configured
-servers are the ones that script manages, and they always start them again in `finally`.
+servers are the ones that script manages, and they always start them again in `finally`. With CI=true
+each of these skips is a failure instead (tests/conftest.py): CI runs the servers under infra.sh.
 Every test uses its own topics (a namespace), consumer groups and database.
 """
 
@@ -26,7 +27,7 @@ from libs.events.kafka import KafkaConfig
 from libs.events.mongo_docstore import MongoDocumentStore
 from libs.events.relay import Relay
 from libs.events.sqlite_store import SqliteEventStore
-from tests.servers import INFRA_SH, KAFKA_SKIP, MONGO_SKIP, delete_namespace, infra_env, server_setting
+from tests.servers import FAULT_SKIP, INFRA_SH, KAFKA_SKIP, MONGO_SKIP, delete_namespace, infra_env, server_setting
 
 INFRA_TIMEOUT = 240.0
 
@@ -122,7 +123,7 @@ def infra() -> Iterator[Infra]:
             pytest.skip(KAFKA_SKIP if service == "kafka" else MONGO_SKIP)
         reason = _managed(service, setting)
         if reason:
-            pytest.skip(f"fault test needs servers it may restart: {reason}")
+            pytest.skip(f"{FAULT_SKIP}: {reason}")
     servers = Infra()
     yield servers
     for service in sorted(servers.stopped):

@@ -13,14 +13,10 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -29,85 +25,14 @@ import pytest
 from libs.events.cluster import SERVICE_NAMES, ClusterInfra, cluster_env, render_gateway
 from libs.events.docstore import StoreUnavailable
 from libs.events.mongo_docstore import MongoDocumentStore
-from tests.servers import KAFKA_SKIP, MONGO_SKIP, ROOT, delete_namespace, server_setting
+from tests.cluster.processes import Cluster, contract_body, eventually, free_ports, spawn, stop
+from tests.servers import KAFKA_SKIP, MONGO_SKIP, NGINX_SKIP, delete_namespace, server_setting
 
 pytestmark = pytest.mark.cluster
 
 STARTUP_TIMEOUT = 90.0
 """Bounds the start of all processes (six services, six relays, nginx) until every /readyz answers."""
-REACTION_TIMEOUT = 60.0
-"""Bounds how long a command in one service may take to show in another service's read model."""
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-@dataclass
-class Cluster:
-    url: str
-    token: str
-    logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def backoffice(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def dead(self) -> dict[str, int]:
-        return {name: code for name, process in self.processes.items() if (code := process.poll()) is not None}
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def explain(self) -> str:
-        return "\n".join(f"--- {name}.log\n{self.log_tail(name)}" for name in self.processes)
-
-
-def _spawn(cluster: Cluster, name: str, args: list[str], env: dict[str, str]) -> None:
-    handle: IO[bytes] = (cluster.logs / f"{name}.log").open("wb")
-    cluster.processes[name] = subprocess.Popen(  # noqa: S603 (our own entry points, fixed arguments)
-        args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    handle.close()
-
-
-def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    for process in processes.values():
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + 15
-    for process in processes.values():
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-async def eventually(
-    cluster: Cluster, check: Callable[[], Awaitable[bool]], what: str, timeout: float = REACTION_TIMEOUT
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if dead := cluster.dead():
-            raise AssertionError(f"processes ended while waiting for {what}: {dead}\n{cluster.explain()}")
-        with contextlib.suppress(httpx.TransportError):
-            if await check():
-                return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s\n{cluster.explain()}")
 
 
 @pytest.fixture
@@ -118,7 +43,7 @@ def servers() -> tuple[str, str]:
     if mongo_uri is None:
         pytest.skip(MONGO_SKIP)
     if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install -y nginx): the local cluster's gateway")
+        pytest.skip(f"{NGINX_SKIP}: the local cluster's gateway")
     return bootstrap, mongo_uri
 
 
@@ -143,11 +68,11 @@ async def cluster(servers: tuple[str, str], tmp_path: Path) -> AsyncIterator[Clu
     try:
         # identity first: it makes the signing key and the JWKS file the others read
         for name in SERVICE_NAMES:
-            _spawn(cluster, name, [sys.executable, "-m", f"services.{name}", "--port", str(ports[name])], env)
-            _spawn(cluster, f"{name}-relay", [sys.executable, "-m", "libs.events.relay", "--service", name], env)
+            spawn(cluster, name, [sys.executable, "-m", f"services.{name}", "--port", str(ports[name])], env)
+            spawn(cluster, f"{name}-relay", [sys.executable, "-m", "libs.events.relay", "--service", name], env)
         assert NGINX is not None
         nginx_args = [NGINX, "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"]
-        _spawn(cluster, "nginx", nginx_args, env)
+        spawn(cluster, "nginx", nginx_args, env)
         async with httpx.AsyncClient(base_url=cluster.url, timeout=5.0) as http:
 
             async def all_ready() -> bool:
@@ -159,7 +84,7 @@ async def cluster(servers: tuple[str, str], tmp_path: Path) -> AsyncIterator[Clu
             await eventually(cluster, all_ready, "every service ready through nginx", STARTUP_TIMEOUT)
         yield cluster
     finally:
-        _stop(cluster.processes)
+        stop(cluster.processes)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(delete_namespace(infra.kafka), 30)
         for name in (*SERVICE_NAMES, "vault"):
@@ -167,27 +92,6 @@ async def cluster(servers: tuple[str, str], tmp_path: Path) -> AsyncIterator[Clu
             with contextlib.suppress(StoreUnavailable):
                 await store.drop_database()
             await store.close()
-
-
-def contract_body(number: str, email: str) -> dict[str, Any]:
-    return {
-        "contract_number": number,
-        "client": {"client_id": "CL-7001", "name": "Klaster Sp. z o.o.", "nip": "526-025-02-74"},
-        "contract_type": "operating",
-        "start_date": "2026-01-15",
-        "end_date": "2029-01-15",
-        "net_value": "99000.00",
-        "currency": "PLN",
-        "asset": {
-            "kind": "samochód osobowy",
-            "make": "Škoda",
-            "model": "Octavia",
-            "vin": "TMBJJ7NP5L7012345",
-            "registration_number": "WX7001A",
-            "year": 2025,
-        },
-        "contact_persons": [{"first_name": "Ewa", "last_name": "Kowalska", "email": email, "phone": "601 234 567"}],
-    }
 
 
 async def test_a_contract_registered_in_contracts_provisions_an_account_in_identity_through_kafka(

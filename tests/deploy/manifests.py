@@ -41,7 +41,9 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 }
 SERVICES = tuple(SETTINGS)
 
-INFRA_ENV = frozenset({"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI", "KAFKA_REPLICATION_FACTOR"})
+INFRA_ENV = frozenset(
+    {"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI", "KAFKA_REPLICATION_FACTOR", "KAFKA_PARTITIONS"}
+)
 """Process-level variables the cluster entry points read (libs/events/cluster.py, ClusterInfra.from_env),
 not settings fields of a service; deploy/README.md lists them."""
 
@@ -198,6 +200,82 @@ def env_findings(service: str, env: ContainerEnv) -> list[str]:
     return findings
 
 
+# --- where the consumers run --------------------------------------------------------------------
+
+
+def consumers_running(service: str, env: ContainerEnv) -> bool:
+    """Whether a process of `service` runs its projections and reactors: `<NAME>_CONSUMERS` as its
+    settings class reads it, on when unset."""
+    value = env.values.get(f"{service.upper()}_CONSUMERS")
+    settings = SETTINGS[service](consumers=value) if value is not None else SETTINGS[service]()
+    return settings.consumers
+
+
+def service_of(command: list[str]) -> str | None:
+    """The service a process serves (`python -m services.<name> ...`), None for any other command."""
+    if command[:2] == ["python", "-m"] and len(command) > 2 and command[2].startswith("services."):
+        name = command[2].removeprefix("services.")
+        return name if name in SETTINGS else None
+    return None
+
+
+def compose_consumer_findings(document: Mapping[str, Any]) -> list[str]:
+    """Per service exactly one compose container runs the consumers, and it is never scaled."""
+    consuming: dict[str, list[str]] = {service: [] for service in SERVICES}
+    findings: list[str] = []
+    for name, entry in document["services"].items():
+        service = service_of(list(entry.get("command") or []))
+        if service is None or not consumers_running(service, compose_env(name, document)):
+            continue
+        consuming[service].append(name)
+        if entry.get("deploy", {}).get("replicas", 1) != 1:
+            findings.append(f"docker-compose.yml services.{name} runs {service}'s consumers with more than one replica")
+    for service, names in consuming.items():
+        if len(names) != 1:
+            findings.append(f"docker-compose.yml: {len(names)} containers run {service}'s consumers ({names}), not 1")
+    return findings
+
+
+def k8s_consumer_findings(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """Per service exactly one Deployment runs the consumers: one replica, strategy Recreate, no HPA."""
+    deployments = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "Deployment"}
+    scaled = {doc["spec"]["scaleTargetRef"]["name"] for doc in docs if doc.get("kind") == "HorizontalPodAutoscaler"}
+    consuming: dict[str, list[str]] = {service: [] for service in SERVICES}
+    findings: list[str] = []
+    for name, deployment in deployments.items():
+        service = service_of(list(k8s_container(deployment).get("args") or []))
+        if service is None:
+            continue
+        if not consumers_running(service, _literal_env(deployment, docs)):
+            continue
+        consuming[service].append(name)
+        where = f"k8s Deployment {name} (runs {service}'s consumers)"
+        if deployment["spec"].get("replicas", 1) != 1:
+            findings.append(f"{where}: replicas is not 1")
+        if deployment["spec"].get("strategy") != {"type": "Recreate"}:
+            findings.append(f"{where}: strategy is not Recreate: a rollout would run two at once")
+        if name in scaled:
+            findings.append(f"{where}: has an HPA")
+    for service, names in consuming.items():
+        if len(names) != 1:
+            findings.append(f"k8s: {len(names)} Deployments run {service}'s consumers ({names}), not 1")
+    return findings
+
+
+def _literal_env(deployment: Mapping[str, Any], docs: tuple[dict[str, Any], ...]) -> ContainerEnv:
+    """The values a Deployment's container gets from the ConfigMaps among `docs` and its own `env`."""
+    env = ContainerEnv(where=f"k8s Deployment {deployment['metadata']['name']}")
+    config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "ConfigMap"}
+    container = k8s_container(deployment)
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            data = config_maps.get(source["configMapRef"]["name"], {}).get("data", {})
+            env.values.update({key: str(value) for key, value in data.items()})
+    env.values.update({item["name"]: str(item["value"]) for item in container.get("env", []) if "value" in item})
+    env.names.update(env.values)
+    return env
+
+
 # --- identity's keyring -------------------------------------------------------------------------
 
 KEYRING_FILES = (SIGNING_KEY_FILE, NEXT_SIGNING_KEY_FILE)
@@ -240,14 +318,14 @@ def compose_mounts(service: Mapping[str, Any], document: Mapping[str, Any]) -> d
     return mounts
 
 
-def compose_keyring_findings(document: Mapping[str, Any]) -> list[str]:
+def compose_keyring_findings(document: Mapping[str, Any], name: str = "identity") -> list[str]:
     """Identity's signing key and next key are docker secrets of the files of that name in
     deploy/secrets/keys/, and the retired keys' folder is that folder bind-mounted read-only, all in
-    IDENTITY_SECRETS_DIR."""
-    service = document["services"]["identity"]
+    IDENTITY_SECRETS_DIR (of the compose service `name`: identity or its worker)."""
+    service = document["services"][name]
     secrets_dir = compose_environment(service).get("IDENTITY_SECRETS_DIR", "<IDENTITY_SECRETS_DIR unset>")
     mounts = compose_mounts(service, document)
-    where = "docker-compose.yml services.identity"
+    where = f"docker-compose.yml services.{name}"
     findings: list[str] = []
     for name in KEYRING_FILES:
         path, expected = f"{secrets_dir}/{name}", f"{KEYS_FOLDER}/{name}"
@@ -369,7 +447,7 @@ def _api_port(command: list[str]) -> int | None:
 
 
 def _prefix(name: str) -> str:
-    return name.removesuffix("-relay").upper()
+    return name.removesuffix("-relay").removesuffix("-worker").upper()
 
 
 def compose_metrics_findings(name: str, service: Mapping[str, Any], env: ContainerEnv) -> list[str]:

@@ -1,5 +1,6 @@
-"""deploy/: the compose file and the Kubernetes manifests parse, name every service and relay, set
-only variables the services' settings know, probe /healthz and /readyz, and hold no secret."""
+"""deploy/: the compose file and the Kubernetes manifests parse, name every service, worker and relay,
+run each service's consumers in exactly one process, set only variables the services' settings know,
+probe /healthz and /readyz, and hold no secret."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from libs.events.cluster import ClusterInfra
 from libs.events.service.settings import ServiceSettings
 from tests.deploy.manifests import (
     COMPOSE,
@@ -25,10 +27,13 @@ from tests.deploy.manifests import (
     SETTINGS,
     ContainerEnv,
     compose,
+    compose_consumer_findings,
     compose_env,
     compose_keyring_findings,
     compose_metrics_findings,
+    consumers_running,
     env_findings,
+    k8s_consumer_findings,
     k8s_container,
     k8s_docs,
     k8s_env,
@@ -42,6 +47,7 @@ from tests.deploy.manifests import (
 )
 
 RELAYS = tuple(f"{service}-relay" for service in SERVICES)
+WORKERS = tuple(f"{service}-worker" for service in SERVICES)
 
 
 def _id(path: Path) -> str:
@@ -93,10 +99,11 @@ def test_the_collector_config_is_the_same_in_compose_and_k8s() -> None:
 # --- every service and relay, in compose and k8s ------------------------------------------------
 
 
-def test_compose_names_all_services_their_relays_and_the_infrastructure() -> None:
+def test_compose_names_all_services_their_workers_relays_and_the_infrastructure() -> None:
     services = compose()["services"]
     for service in SERVICES:
         assert services[service]["command"][:3] == ["python", "-m", f"services.{service}"]
+        assert services[f"{service}-worker"]["command"] == services[service]["command"]
         assert services[f"{service}-relay"]["command"] == ["python", "-m", "libs.events.relay", "--service", service]
     for infra in ("kurrentdb", "kafka", "mongo", "gateway", "otel-collector", "jaeger"):
         assert infra in services, infra
@@ -105,12 +112,13 @@ def test_compose_names_all_services_their_relays_and_the_infrastructure() -> Non
     assert "--replSet" in services["mongo"]["command"]
 
 
-def test_compose_runs_each_relay_once() -> None:
-    for relay in RELAYS:
-        service = compose()["services"][relay]
-        assert service.get("deploy", {}).get("replicas", 1) == 1, relay
+def test_compose_runs_each_relay_and_worker_once() -> None:
+    for name in (*RELAYS, *WORKERS):
+        service = compose()["services"][name]
+        assert service.get("deploy", {}).get("replicas", 1) == 1, name
         assert "ports" not in service
-        assert "healthcheck" not in service
+    for relay in RELAYS:
+        assert "healthcheck" not in compose()["services"][relay]
 
 
 def test_k8s_has_a_deployment_service_and_hpa_per_api_and_a_single_active_relay() -> None:
@@ -129,8 +137,83 @@ def test_k8s_has_a_deployment_service_and_hpa_per_api_and_a_single_active_relay(
         assert k8s_container(relay)["args"] == ["python", "-m", "libs.events.relay", "--service", service]
         assert relay["spec"]["replicas"] == 1
         assert relay["spec"]["strategy"] == {"type": "Recreate"}
+
+        worker = deployments[f"{service}-worker"]
+        assert k8s_container(worker)["args"] == k8s_container(api)["args"]
+        assert worker["spec"]["replicas"] == 1
+        assert worker["spec"]["strategy"] == {"type": "Recreate"}
+        worker_labels = worker["spec"]["template"]["metadata"]["labels"]
+        for selecting in k8s_services.values():
+            selector = selecting["spec"].get("selector") or {}
+            assert not selector.items() <= worker_labels.items(), f"Service {selecting['metadata']['name']} -> worker"
     scaled = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas.values()}
-    assert not scaled & set(RELAYS), "a relay must never be autoscaled"
+    assert not scaled & {*RELAYS, *WORKERS}, "a relay or worker must never be autoscaled"
+
+
+# --- the consumers: one process per service -----------------------------------------------------
+
+
+def test_compose_runs_each_services_consumers_in_its_worker_alone() -> None:
+    for service in SERVICES:
+        assert consumers_running(service, compose_env(service)) is False, service
+        assert consumers_running(service, compose_env(f"{service}-worker")) is True, service
+    assert compose_consumer_findings(compose()) == []
+
+
+def test_k8s_runs_each_services_consumers_in_one_single_active_worker() -> None:
+    for service in SERVICES:
+        assert consumers_running(service, k8s_env(service)) is False, service
+        assert consumers_running(service, k8s_env(f"{service}-worker")) is True, service
+    assert k8s_consumer_findings(k8s_docs()) == []
+
+
+def test_the_consumer_checks_catch_a_scaled_or_second_consumer() -> None:
+    document = copy.deepcopy(compose())
+    del document["services"]["billing"]["environment"]["BILLING_CONSUMERS"]  # the API back to the default: on
+    document["services"]["payments-worker"]["deploy"] = {"replicas": 2}
+    document["services"]["profile-worker"]["environment"]["PROFILE_CONSUMERS"] = "false"
+    findings = " ".join(compose_consumer_findings(document))
+    assert "2 containers run billing's consumers" in findings
+    assert "payments-worker runs payments's consumers with more than one replica" in findings
+    assert "0 containers run profile's consumers" in findings
+
+    docs = copy.deepcopy(k8s_docs())
+    deployments = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "Deployment"}
+    k8s_container(deployments["billing"])["env"] = []
+    deployments["payments-worker"]["spec"]["replicas"] = 2
+    deployments["contracts-worker"]["spec"]["strategy"] = {"type": "RollingUpdate"}
+    findings = " ".join(k8s_consumer_findings(docs))
+    assert "2 Deployments run billing's consumers" in findings
+    assert "payments-worker (runs payments's consumers): replicas is not 1" in findings
+    assert "contracts-worker (runs contracts's consumers): strategy is not Recreate" in findings
+    assert "billing (runs billing's consumers): replicas is not 1" in findings
+    assert "billing (runs billing's consumers): has an HPA" in findings
+
+
+# --- Kafka topics -------------------------------------------------------------------------------
+
+
+def _kafka_partitions(env: ContainerEnv) -> int:
+    """The partitions a process gives the topics it creates, as the cluster entry points read them."""
+    environ = {**env.values, "KAFKA_BOOTSTRAP": "kafka:9092", "MONGO_URI": "mongodb://mongo:27017/"}
+    return ClusterInfra.from_env(environ).kafka.partitions
+
+
+def test_every_process_creates_topics_with_the_same_partitions() -> None:
+    """Whichever process creates a topic first decides its partitions for good: they must all agree."""
+    for envs in ([compose_env(name) for name, _ in _compose_processes()], [k8s_env(name) for name in _k8s_processes()]):
+        assert all("KAFKA_PARTITIONS" in env.values for env in envs), [
+            e.where for e in envs if "KAFKA_PARTITIONS" not in e.values
+        ]
+        assert {_kafka_partitions(env) for env in envs} == {3}
+
+
+def _compose_processes() -> list[tuple[str, str]]:
+    return [(name, service) for service in SERVICES for name in (service, f"{service}-worker", f"{service}-relay")]
+
+
+def _k8s_processes() -> list[str]:
+    return [name for service in SERVICES for name in (service, f"{service}-worker", f"{service}-relay")]
 
 
 def test_each_relay_keeps_its_checkpoint_on_its_own_persistent_volume() -> None:
@@ -160,7 +243,7 @@ def test_every_k8s_pod_turns_service_links_off_and_has_resources() -> None:
 def _envs() -> list[tuple[str, ContainerEnv]]:
     found: list[tuple[str, ContainerEnv]] = []
     for service in SERVICES:
-        for name in (service, f"{service}-relay"):
+        for name in (service, f"{service}-worker", f"{service}-relay"):
             found.append((service, compose_env(name)))
             found.append((service, k8s_env(name)))
     return found
@@ -188,7 +271,8 @@ def test_the_literal_values_are_valid_settings(
 def test_every_service_reaches_the_servers_traces_and_keys() -> None:
     for service in SERVICES:
         prefix = service.upper()
-        for env in (compose_env(service), k8s_env(service)):
+        worker = f"{service}-worker"
+        for env in (compose_env(service), k8s_env(service), compose_env(worker), k8s_env(worker)):
             assert {"EVENTSTORE_URI", "KAFKA_BOOTSTRAP", "MONGO_URI"} <= env.names, env.where
             assert {f"{prefix}_DATA_DIR", f"{prefix}_BACKOFFICE_TOKEN_SHA256"} <= env.names, env.where
             assert env.values[f"{prefix}_JWKS_LOCATION"].endswith("/.well-known/jwks.json"), env.where
@@ -241,12 +325,16 @@ def _identity_k8s_keyring_findings(deployment: dict[str, Any]) -> list[str]:
     return k8s_keyring_findings(deployment, secrets_dir, k8s_kind("Secret"))
 
 
-def test_compose_mounts_identitys_signing_key_next_key_and_retired_keys() -> None:
-    assert compose_keyring_findings(compose()) == []
+@pytest.mark.parametrize("name", ["identity", "identity-worker"])
+def test_compose_mounts_identitys_signing_key_next_key_and_retired_keys(name: str) -> None:
+    assert compose_keyring_findings(compose(), name) == []
 
 
-def test_k8s_mounts_identitys_signing_key_next_key_and_retired_keys_so_a_rotation_reaches_running_pods() -> None:
-    assert _identity_k8s_keyring_findings(k8s_kind("Deployment")["identity"]) == []
+@pytest.mark.parametrize("name", ["identity", "identity-worker"])
+def test_k8s_mounts_identitys_signing_key_next_key_and_retired_keys_so_a_rotation_reaches_running_pods(
+    name: str,
+) -> None:
+    assert _identity_k8s_keyring_findings(k8s_kind("Deployment")[name]) == []
 
 
 def test_the_compose_keyring_check_catches_a_missing_or_wrong_mount() -> None:
@@ -315,16 +403,16 @@ def test_the_k8s_keyring_check_catches_a_missing_frozen_or_unknown_mount() -> No
 
 
 def _processes() -> list[str]:
-    return [name for service in SERVICES for name in (service, f"{service}-relay")]
+    return _k8s_processes()
 
 
 @pytest.mark.parametrize("name", _processes())
-def test_every_service_and_relay_serves_metrics_in_compose(name: str) -> None:
+def test_every_service_worker_and_relay_serves_metrics_in_compose(name: str) -> None:
     assert compose_metrics_findings(name, compose()["services"][name], compose_env(name)) == []
 
 
 @pytest.mark.parametrize("name", _processes())
-def test_every_service_and_relay_serves_metrics_on_a_declared_port_in_k8s(name: str) -> None:
+def test_every_service_worker_and_relay_serves_metrics_on_a_declared_port_in_k8s(name: str) -> None:
     assert k8s_metrics_findings(k8s_kind("Deployment")[name], k8s_env(name)) == []
 
 
@@ -354,9 +442,9 @@ def test_the_metrics_checks_catch_an_unset_unreachable_or_undeclared_endpoint() 
 # --- probes -------------------------------------------------------------------------------------
 
 
-def test_k8s_api_probes_hit_healthz_and_readyz_on_the_service_port() -> None:
-    for service in SERVICES:
-        container = k8s_container(k8s_kind("Deployment")[service])
+def test_k8s_api_and_worker_probes_hit_healthz_and_readyz_on_the_service_port() -> None:
+    for name in (*SERVICES, *WORKERS):
+        container = k8s_container(k8s_kind("Deployment")[name])
         port_names = {port["name"]: port["containerPort"] for port in container["ports"]}
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -370,8 +458,9 @@ def test_k8s_api_probes_hit_healthz_and_readyz_on_the_service_port() -> None:
 def test_compose_healthchecks_hit_readyz_and_the_gateway_waits_for_them() -> None:
     services = compose()["services"]
     for service in SERVICES:
-        check = " ".join(services[service]["healthcheck"]["test"])
-        assert "http://127.0.0.1:8000/readyz" in check
+        for name in (service, f"{service}-worker"):
+            check = " ".join(services[name]["healthcheck"]["test"])
+            assert "http://127.0.0.1:8000/readyz" in check
         assert services["gateway"]["depends_on"][service] == {"condition": "service_healthy"}
 
 

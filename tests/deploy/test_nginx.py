@@ -34,11 +34,12 @@ from tests.deploy.manifests import (
     template_variables,
     walk_nginx,
 )
+from tests.servers import NGINX_SKIP
 
 NGINX_BIN = shutil.which("nginx") or next(
     (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
 )
-needs_nginx = pytest.mark.skipif(NGINX_BIN is None, reason="nginx is not installed (apt-get install -y nginx)")
+needs_nginx = pytest.mark.skipif(NGINX_BIN is None, reason=NGINX_SKIP)
 
 REQUIRED_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"),

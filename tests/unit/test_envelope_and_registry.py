@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.events.envelope import DomainEvent, RecordedEvent
-from libs.events.registry import EventRegistry, InvalidEventData, UnknownEventType
+from libs.events.registry import EventRegistry, InvalidEventData, MissingUpcaster, UnknownEventType
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=30)
 json_values = st.recursive(
@@ -101,6 +101,27 @@ def test_an_unknown_version_of_a_known_type_names_both() -> None:
     with pytest.raises(UnknownEventType) as raised:
         registry.decode(recorded("PaymentReceived", 7, {}))
     assert (raised.value.event_type, raised.value.version) == ("PaymentReceived", 7)
+
+
+def test_a_missing_upcaster_names_the_stored_version_and_the_missing_step() -> None:
+    registry, _, _ = make_registry()
+
+    @registry.register
+    class PaymentReceivedV3(DomainEvent):
+        event_type = "PaymentReceived"
+        schema_version = 3
+        amount: Decimal
+        currency: str
+        title: str
+        channel: str
+
+    with pytest.raises(MissingUpcaster) as raised:
+        registry.decode(recorded("PaymentReceived", 1, {"amount": "10,05", "title": "x"}))
+    assert str(raised.value) == (
+        "event 'PaymentReceived' version 1 cannot be upcast to version 3: no upcaster from version 2 to 3"
+    )
+    assert (raised.value.event_type, raised.value.version, raised.value.missing_from) == ("PaymentReceived", 1, 2)
+    assert isinstance(raised.value, UnknownEventType)  # consumers dead-letter it like any event they cannot read
 
 
 def test_data_not_matching_the_model_is_an_error_not_a_silent_default() -> None:

@@ -9,13 +9,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.events.service.auth import BackOffice
-from libs.events.service.problems import install_problem_handlers
+from libs.events.service.problems import install_problem_handlers, problem
 from libs.events.service.runtime import ServiceRuntime
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -62,14 +62,15 @@ def _parse_uuid(value: str | None) -> UUID | None:
 
 
 def create_service_app(runtime: ServiceRuntime, manage_runtime: bool = False) -> FastAPI:
-    """The service's app. With `manage_runtime`, its lifespan starts and stops the runtime
-    (a service in its own process); embedded, the gateway does that for every service."""
+    """The service's app. With `manage_runtime`, its lifespan starts and stops the runtime (a service in
+    its own process), its consumers only when `<NAME>_CONSUMERS` is on; embedded, the gateway does that
+    for every service."""
     definition = runtime.definition
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_runtime:
-            await runtime.start()
+            await runtime.start(run_consumers=runtime.settings.consumers)
         try:
             yield
         finally:
@@ -91,9 +92,18 @@ def create_service_app(runtime: ServiceRuntime, manage_runtime: bool = False) ->
             return {"status": "ready", "checks": checks}
         return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
 
-    @app.get("/ops/consumers", tags=["ops"])
-    async def consumers(_: BackOffice) -> list[dict[str, Any]]:
+    @app.get("/ops/consumers", tags=["ops"], response_model=None)
+    async def consumers(_: BackOffice, request: Request) -> Any:
         """Position, lag and errors of each projection and reactor of this service."""
+        if not runtime.settings.consumers:
+            # Reading a status here would make this process a member of the worker's consumer groups,
+            # holding partitions it never reads.
+            detail = (
+                f"this process serves {definition.name}'s API without its consumers "
+                f"({definition.name.upper()}_CONSUMERS=false); its worker runs them: ask the worker's "
+                "/ops/consumers, or run `python -m services.ops --mode cluster projections status`"
+            )
+            return problem(409, "consumers_not_in_this_process", detail, request)
         return [asdict(await runner.current_status()) for runner in runtime.runners]
 
     for router in (*definition.routers, *(definition.dev_routers if runtime.settings.dev_mode else ())):

@@ -122,6 +122,9 @@ class ServiceRuntime:
         return consumer
 
     async def start(self, run_consumers: bool = True) -> None:
+        """Ensures the collections, runs the start hook and builds the consumers; with `run_consumers`
+        also starts them, the lag sampler and the background loop. Without, the runners are built but
+        never started: the ops tool reads their status through a log that does not join the groups."""
         for projection in self.projections:
             await self.documents.ensure(projection.collection)
         if self.definition.on_start is not None:
@@ -137,7 +140,12 @@ class ServiceRuntime:
                 background = self.definition.background(self)
                 self._background = asyncio.create_task(background, name=f"background:{self.name}")
                 self._background.add_done_callback(log_crash)
-        log.info("service_started", service=self.name, consumers=[runner.name for runner in self.runners])
+        log.info(
+            "service_started",
+            service=self.name,
+            consumers=[runner.name for runner in self.runners],
+            consumers_running=run_consumers,
+        )
 
     async def stop(self) -> None:
         """Stops the sampler, the background loop and the consumers, also when one of them has crashed

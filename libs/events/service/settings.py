@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
         description="host:port of this process's Prometheus scrape endpoint (GET /metrics), e.g. 0.0.0.0:9464; "
         "unset: none. A port of its own, never behind the gateway.",
     )
+    consumers: bool = Field(
+        default=True,
+        description="Run the service's projections, reactors and background loop in this process. Off in the "
+        "API replicas of a deployment with more than one: exactly one worker process per service runs them "
+        "(deploy/README.md, single-active consumers).",
+    )
     lag_sample_interval: float = Field(
         default=15.0, ge=0, description="Seconds between readings of each consumer's lag for the metrics; 0: none."
     )
