@@ -146,6 +146,25 @@ async def test_an_invoice_shows_its_lines_and_which_payments_settled_it(billing:
     assert paid["paid_on"] == "2026-01-14"
 
 
+@pytest.mark.parametrize(
+    ("params", "count"),
+    [
+        ({"limit": 2}, 2),
+        ({"limit": 3}, 3),
+        ({"limit": 2, "offset": 2}, 1),
+        ({"offset": 3}, 0),
+        ({"limit": 1, "offset": 7}, 0),
+        ({"status": "paid", "limit": 1}, 1),
+    ],
+)
+async def test_the_total_counts_every_matching_invoice_whatever_the_page(
+    billing: Billing, world: World, params: dict[str, Any], count: int
+) -> None:
+    page = (await billing.get("invoices", **params)).json()
+    expected_total = 1 if "status" in params else 3
+    assert (len(page["items"]), page["total"]) == (count, expected_total)
+
+
 async def test_the_schedule_shows_each_instalments_invoice_and_state(billing: Billing, world: World) -> None:
     status = (await billing.get(f"contracts/{world.contract}/schedule-status")).json()
     states = [(row["number"], row["state"], (row["invoice"] or {}).get("number")) for row in status["instalments"]]

@@ -3,11 +3,21 @@ repayment accounts, clients to switch to; and the same answer after rebuilding e
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
 
-from tests.billing.conftest import ACCOUNT, CLIENT_A, CLIENT_B, Billing, invoice_body, nrb, start_portal
+from tests.billing.conftest import (
+    ACCOUNT,
+    CLIENT_A,
+    CLIENT_B,
+    Billing,
+    instalments,
+    invoice_body,
+    nrb,
+    start_portal,
+)
 from tests.billing.test_backoffice import a_pdf
 from tests.billing.test_client_api import World, build
 
@@ -65,6 +75,59 @@ async def test_overdue_upcoming_and_then_an_overpayment_applied_to_the_next_invo
         "2026-03-10",
     )
     assert (detail["status"], detail["outstanding"]) == ("partially_paid", "690.00")
+
+
+async def test_upcoming_shows_only_the_instalments_due_from_today_to_day_30_each_with_its_own_invoice(
+    billing: Billing,
+) -> None:
+    """Two contracts of 36 instalments every 30 days. Today is 2026-03-10: the first contract's
+    instalment 3 is due today (paid, after a correction issued the same day), its 4th on day 30 (not
+    invoiced yet); the second's 3rd is due tomorrow (open), its 4th on day 31 (invoiced early, not shown)."""
+    first = await billing.register_contract("UL/1/2026", schedule=instalments(date(2026, 1, 9), 36))
+    second = await billing.register_contract("UL/2/2026", schedule=instalments(date(2026, 1, 10), 36))
+    await billing.issue("FV/A/2", first, instalment_number=2, issue_date="2026-02-01", due_date="2026-02-08")
+    await billing.issue("FV/A/3", first, instalment_number=3, issue_date="2026-03-01", due_date="2026-03-10")
+    line = {"description": "Korekta raty", "vat_rate": "23", "net": "-100.00", "vat": "-23.00", "gross": "-123.00"}
+    correction = invoice_body(
+        "FK/A/3",
+        first,
+        kind="correction",
+        corrects_invoice_number="FV/A/3",
+        instalment_number=3,
+        issue_date="2026-03-01",
+        due_date="2026-03-10",
+        lines=[line],
+        net_total="-100.00",
+        vat_total="-23.00",
+        gross_total="-123.00",
+    )
+    assert (await billing.post("invoices", correction)).status_code == 201
+    await billing.pay("1107.00", title="Zapłata za FV/A/3", received_on="2026-03-09")
+    await billing.issue("FV/B/3", second, instalment_number=3, issue_date="2026-03-02", due_date="2026-03-11")
+    await billing.issue("FV/B/4", second, instalment_number=4, issue_date="2026-03-05", due_date="2026-04-10")
+    await billing.caught_up()
+
+    board = await dashboard(billing)
+    rows = [
+        (row["contract_number"], row["number"], row["due_date"], row["state"], (row["invoice"] or {}).get("number"))
+        for row in board["upcoming"]
+    ]
+    assert rows == [
+        ("UL/1/2026", 3, "2026-03-10", "paid", "FV/A/3"),
+        ("UL/2/2026", 3, "2026-03-11", "open", "FV/B/3"),
+        ("UL/1/2026", 4, "2026-04-09", "not_invoiced", None),
+    ]
+    paid = board["upcoming"][0]["invoice"]
+    assert (paid["gross_total"], paid["paid"], paid["outstanding"], paid["status"]) == (
+        "1230.00",
+        "1230.00",
+        "0.00",
+        "paid",
+    )
+    assert board["overdue"] == {"count": 1, "total": "1230.00", "oldest_due_date": "2026-02-08"}
+
+    limited = await dashboard(billing, contract_ids=(second,))
+    assert [(row["contract_number"], row["number"]) for row in limited["upcoming"]] == [("UL/2/2026", 3)]
 
 
 async def test_latest_six_documents_accounts_and_switchable_clients(billing: Billing) -> None:
