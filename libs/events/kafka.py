@@ -1,11 +1,11 @@
 """Kafka as the event log (aiokafka): topics per service, consumer groups, a dead-letter topic.
 
 Topics: `<namespace>.<service>.events` (namespace `leasing`), key = stream id so every stream stays in
-one partition and in order, value = the whole envelope as JSON (`RecordedEvent.to_json()`), headers in
-the CloudEvents Kafka binding style (`ce_*`) plus the W3C `traceparent` of the relay's publish span (a
-child of the trace context the event was stored with); a consumer reads the envelope with that header
-as its trace context. Events get there through the relay of each service (relay.py). Retention is
-unlimited: the topics are the integration log that projections rebuild from.
+one partition and in order, value = the whole envelope as JSON (the bytes of `RecordedEvent.to_json()`,
+written by `envelope_json`), headers in the CloudEvents Kafka binding style (`ce_*`) plus the W3C
+`traceparent` the event was stored with (the append span of the request that recorded it); a consumer reads
+the envelope with that header as its trace context. Events get there through the relay of each service
+(relay.py). Retention is unlimited: the topics are the integration log that projections rebuild from.
 
 Consumers commit offsets only after their read-model writes; whatever was not committed is delivered
 again, also within one consumer (a failed batch is fetched again from the committed offsets). A relay
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
+from decimal import Decimal
 from typing import Any
 
+import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -153,27 +154,47 @@ def new_producer(config: KafkaConfig) -> AIOKafkaProducer:
     )
 
 
-def event_headers(
-    event: RecordedEvent, service: str, trace_context: Mapping[str, str] | None = None
-) -> list[tuple[str, bytes]]:
-    """CloudEvents attributes (Kafka binding, `ce_` prefix) and a W3C trace context: `trace_context` (the
-    relay's publish span) when given, else the envelope's."""
-    headers = {
-        "ce_specversion": "1.0",
-        "ce_id": str(event.event_id),
-        "ce_type": event.type,
-        "ce_source": f"/{service}",
-        "ce_subject": event.stream_id,
-        "ce_time": event.occurred_at.isoformat(),
-        "ce_schemaversion": str(event.version),
-        "ce_correlationid": str(event.correlation_id),
-        "content-type": "application/json",
-    }
-    context = trace_context or event.trace_context
+def event_headers(event: RecordedEvent, service: str) -> list[tuple[str, bytes]]:
+    """CloudEvents attributes (Kafka binding, `ce_` prefix) and the W3C trace context the event was stored with."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(event.event_id).encode()),
+        ("ce_type", event.type.encode()),
+        ("ce_source", f"/{service}".encode()),
+        ("ce_subject", event.stream_id.encode()),
+        ("ce_time", event.occurred_at.isoformat().encode()),
+        ("ce_schemaversion", str(event.version).encode()),
+        ("ce_correlationid", str(event.correlation_id).encode()),
+        ("content-type", b"application/json"),
+    ]
     for name in TRACE_HEADERS:
-        if context.get(name):
-            headers[name] = context[name]
-    return [(name, value.encode()) for name, value in headers.items()]
+        if event.trace_context.get(name):
+            headers.append((name, event.trace_context[name].encode()))
+    return headers
+
+
+_ENVELOPE_FIELDS = tuple(RecordedEvent.model_fields)
+
+
+def envelope_json(event: RecordedEvent) -> bytes:
+    """The record value: byte for byte `event.to_json()`, without its pass through pydantic (a tenth of the
+    relay's time in the profile). orjson writes UUIDs, datetimes (UTC as `Z`), dates and enums as pydantic's
+    JSON mode does, and Decimal as its string; data holding what orjson cannot write (bytes, sets, models,
+    non-string keys) takes the pydantic way."""
+    try:
+        return orjson.dumps(
+            {name: getattr(event, name) for name in _ENVELOPE_FIELDS},
+            default=_decimal_as_string,
+            option=orjson.OPT_UTC_Z,
+        )
+    except TypeError:
+        return event.to_json()
+
+
+def _decimal_as_string(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 async def send_event(
@@ -182,35 +203,23 @@ async def send_event(
     service: str,
     event: RecordedEvent,
     *,
-    trace_context: Mapping[str, str] | None = None,
     extra_headers: Iterable[tuple[str, bytes]] = (),
 ) -> asyncio.Future[RecordMetadata]:
     """Queues one event as the relay publishes it: key = the stream id, value = the envelope JSON, the
     CloudEvents headers (`event_headers`) and `extra_headers`. The future is Kafka's acknowledgement."""
     sent: asyncio.Future[RecordMetadata] = await producer.send(
         topic,
-        value=event.to_json(),
+        value=envelope_json(event),
         key=event.stream_id.encode(),
-        headers=[*event_headers(event, service, trace_context), *extra_headers],
+        headers=[*event_headers(event, service), *extra_headers],
     )
     return sent
 
 
-SendEvent = Callable[[RecordedEvent], Awaitable[asyncio.Future[RecordMetadata]]]
-
-
-async def send_events(
-    producer: AIOKafkaProducer,
-    topic: str,
-    service: str,
-    events: Iterable[RecordedEvent],
-    send: SendEvent | None = None,
-) -> None:
+async def send_events(producer: AIOKafkaProducer, topic: str, service: str, events: Iterable[RecordedEvent]) -> None:
     """Sends `events` in order, each queued before the next (the producer batches them), and returns once
-    Kafka has acknowledged every one; raises if any send failed. `send` queues one event instead of
-    `send_event` (the relay's traces it)."""
-    queue = send or partial(send_event, producer, topic, service)
-    acknowledgements = [await queue(event) for event in events]
+    Kafka has acknowledged every one; raises if any send failed."""
+    acknowledgements = [await send_event(producer, topic, service, event) for event in events]
     await asyncio.gather(*acknowledgements)
 
 
@@ -312,8 +321,8 @@ class KafkaLogConsumer:
         self._uncommitted.clear()
 
     def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
-        """The envelope, its trace context the one it was delivered in (the relay's publish span, whose
-        parent is the stored one), so the consumer's span continues the trace under the publish."""
+        """The envelope, its trace context the one it was delivered in. The relay sends the stored one;
+        records published before it did carry a per-event publish span, which the consumer continues."""
         event = decode(record, self.group)
         if event is None:
             return None

@@ -22,23 +22,20 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.structs import RecordMetadata
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 
 from libs.events import jsonutil
 from libs.events.docstore import StoreUnavailable
 from libs.events.envelope import RecordedEvent, utc_now
 from libs.events.eventlog import LogUnavailable
-from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_event, send_events
+from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events
 from libs.events.service import metrics
-from libs.events.service.tracing import mark_failed, start_event_span, trace_context_of
-from libs.events.sqlite_store import wait_for_signal
+from libs.events.service.tracing import links_to, mark_failed, tracer
 from libs.events.store import EventStore
 
 log = structlog.get_logger(__name__)
@@ -149,44 +146,43 @@ class Relay:
 
     async def _publish(self, events: list[RecordedEvent]) -> None:
         assert self._producer is not None
-        # raises if any send failed: the checkpoint stays
-        await send_events(self._producer, self.topic, self.service, events, self._send)
+        span = self._batch_span(events)
+        try:
+            # raises if any send failed: the checkpoint stays
+            await send_events(self._producer, self.topic, self.service, events)
+        except BaseException as error:
+            mark_failed(span, repr(error))
+            raise
+        finally:
+            span.end()
         metrics.relay_published.add(len(events), self._attributes)
 
-    async def _send(self, event: RecordedEvent) -> asyncio.Future[RecordMetadata]:
-        """Sends one event in a producer span (a child of the event's stored trace context) that lasts until
-        Kafka acknowledges it; the span's context goes in the headers for the consumers to continue. An
-        event stored outside any trace is sent without one: a republished history starts no new traces."""
-        assert self._producer is not None
-        if not event.trace_context.get("traceparent"):
-            return await send_event(self._producer, self.topic, self.service, event)
-        span = start_event_span(
+    def _batch_span(self, events: list[RecordedEvent]) -> Span:
+        """One producer span per batch, until Kafka has acknowledged all of it, linked to the traces its
+        events were stored in. The messages carry each event's stored trace context, so consumers continue
+        the recording request's trace without a span per event. A batch stored outside any trace gets
+        no span: a republished history starts no new traces."""
+        links = links_to(events)
+        if not links:
+            return INVALID_SPAN
+        return tracer.start_span(
             f"publish {self.topic}",
-            SpanKind.PRODUCER,
-            event,
-            {
+            kind=SpanKind.PRODUCER,
+            links=links,
+            attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
                 "messaging.destination.name": self.topic,
-                "messaging.kafka.message.key": event.stream_id,
+                "messaging.batch.message_count": len(events),
+                "strefa.batch.first_position": events[0].global_position,
+                "strefa.batch.last_position": events[-1].global_position,
             },
         )
-        try:
-            acknowledgement = await send_event(
-                self._producer, self.topic, self.service, event, trace_context=trace_context_of(span)
-            )
-        except BaseException as error:
-            mark_failed(span, repr(error))
-            span.end()
-            raise
-        acknowledgement.add_done_callback(partial(_end_publish_span, span))
-        return acknowledgement
 
     async def run(self) -> None:
         """Publishes forever; outages of Kafka or of the event store are waited out (unacknowledged
         batches are sent again). With metrics on, it measures its lag every `lag_sample_interval`."""
         while True:
-            appended = self._append_signal()  # taken before reading, so no append is missed
             try:
                 sent = await self.publish_pending()
             except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
@@ -197,15 +193,17 @@ class Relay:
                 continue
             await self._sample_lag()
             if not sent:
-                if appended is None:
-                    await asyncio.sleep(self.idle_wait)
-                else:
-                    await wait_for_signal(appended, self.idle_wait)
+                await self._wait_for_append()
 
-    def _append_signal(self) -> asyncio.Event | None:
-        """The SQLite store wakes its followers in-process; other stores are polled every `idle_wait`."""
-        signal = getattr(self.store, "append_signal", None)
-        return signal() if callable(signal) else None
+    async def _wait_for_append(self) -> None:
+        """Until the next append, at most `idle_wait`. The SQLite store also notices the appends of other
+        processes (the relay runs beside the API, not in it), and none made since its previous wait is
+        missed; other stores (EventStoreDB) are polled."""
+        wait_for_append = getattr(self.store, "wait_for_append", None)
+        if callable(wait_for_append):
+            await wait_for_append(self.idle_wait)
+        else:
+            await asyncio.sleep(self.idle_wait)
 
     async def status(self) -> RelayStatus:
         head = await self.store.head_position()
@@ -237,18 +235,6 @@ class Relay:
 
     async def lag(self) -> int:
         return (await self.status()).lag
-
-
-def _end_publish_span(span: Span, acknowledgement: asyncio.Future[RecordMetadata]) -> None:
-    if acknowledgement.cancelled():
-        mark_failed(span, "cancelled")
-    elif acknowledgement.exception() is not None:
-        mark_failed(span, repr(acknowledgement.exception()))
-    else:
-        written = acknowledgement.result()
-        span.set_attribute("messaging.destination.partition.id", str(written.partition))
-        span.set_attribute("messaging.kafka.offset", written.offset)
-    span.end()
 
 
 if __name__ == "__main__":  # `python -m libs.events.relay --service <name>` (libs/events/cluster.py)

@@ -1,5 +1,5 @@
-"""Cluster mode with the real broker and FerretDB: one trace from the HTTP command through the relay's
-publish to every consumer in the other process's place, and dead letters on the dead-letter topic.
+"""Cluster mode with the real broker and FerretDB: one trace from the HTTP command to every consumer in
+the other process's place (the relay's batch span linked to it), and dead letters on the dead-letter topic.
 
 A small service of its own (orders: placed, then shipped by a reactor, listed by a projection that
 cannot read a "poison" item) runs on the real platform pieces: ClusterService (its Kafka event log,
@@ -20,12 +20,14 @@ import httpx
 import pytest
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
 from libs.events import Aggregate, Collection, Document, DomainEvent, EventRegistry, Projection, Reactor, RecordedEvent
 from libs.events.cluster import ClusterInfra, ClusterService
 from libs.events.docstore import StoreUnavailable
+from libs.events.envelope import NewEvent
 from libs.events.eventlog import LogUnavailable
 from libs.events.kafka import KafkaConfig
 from libs.events.projection import public
@@ -34,6 +36,8 @@ from libs.events.service.app import create_service_app
 from libs.events.service.deps import Runtime, event_context
 from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
 from libs.events.service.settings import ServiceSettings
+from libs.events.sqlite_store import SqliteEventStore
+from libs.events.store import ANY_VERSION
 from tests.cluster.conftest import header, read_topic
 from tests.helpers import eventually
 from tests.observability.conftest import Scrape, Spans
@@ -232,24 +236,26 @@ async def test_one_trace_from_the_http_command_through_the_relay_to_every_consum
     (appended,) = [span for span in spans.named("append orders-order") if span_id(span) == append]
     assert parent_id(appended) == span_id(http)
 
-    # the relay's publish: a producer span under the append, acknowledged by a partition
-    (publish,) = [span for span in spans.of_event(placed.event_id) if span.name == f"publish {topic}"]
-    assert trace_id(publish) == trace
-    assert parent_id(publish) == append
+    # the relay's publish: one producer span per batch, linked to the append the event was stored in
+    (publish,) = [span for span in spans.named(f"publish {topic}") if append in linked_span_ids(span)]
+    assert publish.kind is SpanKind.PRODUCER
     assert publish.attributes is not None
     assert publish.attributes["messaging.system"] == "kafka"
     assert publish.attributes["messaging.destination.name"] == topic
-    assert "messaging.destination.partition.id" in publish.attributes
+    sent_together = publish.attributes["messaging.batch.message_count"]
+    assert isinstance(sent_together, int)
+    assert sent_together >= 1
+    # the message carries the stored trace context, not the publish span's
     (record,) = [r for r in await read_topic(orders.kafka, topic) if header(r, "ce_id") == str(placed.event_id)]
-    assert (header(record, "traceparent") or "").split("-")[1:3] == [trace, span_id(publish)]
+    assert header(record, "traceparent") == placed.trace_context["traceparent"]
 
-    # each consumer continues the trace from the Kafka header: a child of the publish
-    consumers = {span.name: span for span in spans.of_event(placed.event_id) if span.name != f"publish {topic}"}
+    # each consumer continues the trace from the Kafka header: a child of the recording request's append
+    consumers = {span.name: span for span in spans.of_event(placed.event_id)}
     assert set(consumers) == {"react orders.shipping", "apply orders.orders"}
     groups = {"react orders.shipping": "orders.shipping", "apply orders.orders": "orders.orders"}
     for name, span in consumers.items():
         assert trace_id(span) == trace
-        assert parent_id(span) == span_id(publish)
+        assert parent_id(span) == append
         assert span.attributes is not None
         assert span.attributes["messaging.consumer.group.name"] == f"{orders.kafka.namespace}.{groups[name]}"
 
@@ -289,10 +295,101 @@ async def test_a_dead_letter_in_cluster_mode_reaches_the_dead_letter_topic_and_t
     await eventually(on_the_topic, timeout=60, what="the dead letter on the dead-letter topic")
     (letter,) = letters
     assert header(letter, "dlq_consumer") == "orders"
-    assert "cannot list this item" in (header(letter, "dlq_error") or "")
+    assert (header(letter, "dlq_error") or "").endswith(": ValueError")
     assert RecordedEvent.from_json(letter.value).event_id == poison.event_id
 
     result: Scrape = await scrape()
     assert result.value("strefa_consumer_dead_letters_total", **labels) == before + 1
     (dead,) = [span for span in spans.of_event(poison.event_id) if span.name == "dead letter orders.orders"]
     assert trace_id(dead) == stored_ids(poison)[0]
+
+
+def linked_span_ids(span: ReadableSpan) -> set[str]:
+    return {format(link.context.span_id, "016x") for link in span.links}
+
+
+def traceparent() -> str:
+    return f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"
+
+
+def recorded_in(trace_context: str | None, data: dict[str, Any] | None = None) -> NewEvent:
+    return NewEvent(
+        type="OrderPlaced",
+        version=1,
+        data=data or {"order_id": "o-1", "item": "rower"},
+        trace_context={"traceparent": trace_context} if trace_context else {},
+    )
+
+
+@pytest.fixture
+async def kafka() -> AsyncIterator[KafkaConfig]:
+    bootstrap = server_setting("KAFKA_BOOTSTRAP")
+    if bootstrap is None:
+        pytest.skip(KAFKA_SKIP)
+    config = KafkaConfig(bootstrap, namespace=f"otel-{uuid4().hex[:12]}")
+    yield config
+    with contextlib.suppress(KafkaError, LogUnavailable, OSError, TimeoutError):
+        await asyncio.wait_for(delete_namespace(config), 30)
+
+
+@pytest.fixture
+async def relay(tmp_path: Path, kafka: KafkaConfig) -> AsyncIterator[Relay]:
+    store = await SqliteEventStore(tmp_path / "orders" / "events.db", "orders").open()
+    relay = Relay.next_to(tmp_path / "orders", "orders", store, kafka)
+    yield relay
+    await relay.stop()
+    await store.close()
+
+
+async def test_the_relay_publishes_a_batch_in_one_span_linked_to_the_trace_of_each_event(
+    relay: Relay, kafka: KafkaConfig, spans: Spans
+) -> None:
+    first_request, second_request = traceparent(), traceparent()
+    await relay.store.append("orders-order-1", [recorded_in(first_request), recorded_in(first_request)], ANY_VERSION)
+    await relay.store.append("orders-order-2", [recorded_in(second_request)], ANY_VERSION)
+    await relay.store.append("orders-order-3", [recorded_in(None)], ANY_VERSION)
+
+    assert await relay.publish_pending() == 4
+
+    (publish,) = spans.named(f"publish {relay.topic}")
+    assert publish.kind is SpanKind.PRODUCER
+    assert publish.parent is None  # a trace of its own: the requests' traces go on in the messages
+    assert linked_span_ids(publish) == {first_request.split("-")[2], second_request.split("-")[2]}
+    assert {format(link.context.trace_id, "032x") for link in publish.links} == {
+        first_request.split("-")[1],
+        second_request.split("-")[1],
+    }
+    assert publish.status.status_code is StatusCode.UNSET
+    assert publish.attributes is not None
+    assert publish.attributes["messaging.batch.message_count"] == 4
+    assert publish.attributes["messaging.destination.name"] == relay.topic
+    records = sorted(await read_topic(kafka, relay.topic), key=lambda record: record.key)
+    assert [header(record, "traceparent") for record in records] == [
+        first_request,
+        first_request,
+        second_request,
+        None,
+    ]
+
+
+async def test_a_history_stored_outside_any_trace_is_published_without_a_span(relay: Relay, spans: Spans) -> None:
+    await relay.store.append("orders-order-1", [recorded_in(None), recorded_in(None)], ANY_VERSION)
+    assert await relay.publish_pending() == 2
+    assert spans.named(f"publish {relay.topic}") == []
+
+
+async def test_a_batch_kafka_refuses_marks_its_publish_span_failed_and_keeps_the_checkpoint(
+    relay: Relay, spans: Spans
+) -> None:
+    await relay.store.append("orders-order-1", [recorded_in(traceparent())], ANY_VERSION)
+    too_large = {"order_id": "o-2", "item": "x" * 2_000_000}  # over the producer's 1 MiB request limit
+    await relay.store.append("orders-order-2", [recorded_in(traceparent(), too_large)], ANY_VERSION)
+
+    with pytest.raises(KafkaError):
+        await relay.publish_pending()
+
+    (publish,) = spans.named(f"publish {relay.topic}")
+    assert publish.status.status_code is StatusCode.ERROR
+    assert "MessageSizeTooLarge" in (publish.status.description or "")
+    assert relay.checkpoint.load() is None
+    assert relay.published == 0

@@ -1,23 +1,24 @@
 """OpenTelemetry: one tracer provider per process; trace context travels in event metadata.
 
 One user action is one trace: the HTTP request's span, under it `append <category>` (the command
-handler's append; its context is what the appended events store), then `publish <topic>` (the relay,
-a producer span whose context travels in the Kafka headers) and, in each consumer, a consumer span
+handler's append; its context is what the appended events store) and, in each consumer, a consumer span
 (`apply <service>.<projection>`, `react <service>.<reactor>`, `dead letter <consumer>`) whose parent is
-the event's trace context: the Kafka header's when the event came through Kafka, the stored one in
-the embedded mode. Events a reactor appends inherit the trace in the same way.
+the event's stored trace context: the relay puts it in the Kafka headers, the embedded mode reads it
+from the envelope. Events a reactor appends inherit the trace in the same way. The relay traces each
+published batch as one `publish <topic>` producer span of its own, linked to the stored contexts of
+its events (`links_to`): a span per event cost more than a third of the relay's time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind
 
@@ -26,6 +27,8 @@ from libs.events.envelope import RecordedEvent
 _configured = False
 tracer = trace.get_tracer("strefa")
 """Resolves to the provider `configure_tracing` sets, whenever that happens."""
+_MAX_LINKS = SpanLimits().max_links or 128
+"""Links a span keeps: OTEL_SPAN_LINK_COUNT_LIMIT, 128 by default."""
 
 
 def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
@@ -58,6 +61,24 @@ def trace_context_of(span: Span) -> dict[str, str]:
 def context_from(trace_context: Mapping[str, str]) -> Context:
     """The trace context an event was recorded in, to continue its trace in a consumer."""
     return propagate.extract(dict(trace_context))
+
+
+def links_to(events: Iterable[RecordedEvent]) -> list[trace.Link]:
+    """Links to the distinct trace contexts `events` were stored with, the first `_MAX_LINKS` of them (the
+    SDK would drop any more); events stored outside any trace have none."""
+    stored: dict[str, Mapping[str, str]] = {}
+    for event in events:
+        traceparent = event.trace_context.get("traceparent")
+        if traceparent and traceparent not in stored:
+            stored[traceparent] = event.trace_context
+            if len(stored) == _MAX_LINKS:
+                break
+    links = []
+    for trace_context in stored.values():
+        span_context = trace.get_current_span(context_from(trace_context)).get_span_context()
+        if span_context.is_valid:
+            links.append(trace.Link(span_context))
+    return links
 
 
 def event_attributes(event: RecordedEvent) -> dict[str, Any]:
