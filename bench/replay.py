@@ -24,11 +24,10 @@ from pymongo import AsyncMongoClient, ReplaceOne
 
 from bench.core import Figure, Stopwatch, Workspace, per_second, rate_figure
 from bench.infra import Infra
-from libs.events import jsonutil
 from libs.events.access import access_projection
 from libs.events.docstore import Collection, Document, DocumentStore, Filter, Sort
 from libs.events.kafka import KafkaEventLog
-from libs.events.mongo_docstore import MongoDocumentStore
+from libs.events.mongo_docstore import MongoDocumentStore, stored_form
 from libs.events.pii import PersonalData
 from libs.events.projection import Projection
 from libs.events.registry import registry
@@ -133,7 +132,7 @@ async def replay_projection(
 async def raw_upserts(uri: str, database: str, batches: Sequence[tuple[str, list[Document]]]) -> float:
     """Seconds to write the same batches with PyMongo alone (documents already in their JSON form)."""
     plain = [
-        (name, [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(_plain, docs)])
+        (name, [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(stored_form, docs)])
         for name, docs in batches
     ]
     client: AsyncMongoClient[Document] = AsyncMongoClient(uri)
@@ -147,11 +146,6 @@ async def raw_upserts(uri: str, database: str, batches: Sequence[tuple[str, list
     finally:
         await client.drop_database(database)
         await client.close()
-
-
-def _plain(doc: Document) -> Document:
-    plain: Document = jsonutil.loads(jsonutil.dumps({**doc, "_id": str(doc["_id"])}))
-    return plain
 
 
 def sources_total(projection: Projection, published: Mapping[str, int]) -> int:

@@ -58,6 +58,13 @@ def _query(collection: Collection, filter_: Filter | None, sort: Sort = ()) -> d
     return query
 
 
+def stored_form(doc: Document) -> Document:
+    """A document as this store writes it: its JSON form (Decimal as a string, tuples as lists, as in
+    the SQLite store), with a string `_id`."""
+    plain: Document = jsonutil.loads(jsonutil.dumps({**doc, "_id": str(doc["_id"])}))
+    return plain
+
+
 @asynccontextmanager
 async def _reachable(what: str) -> AsyncIterator[None]:
     """Turns "cannot reach the server" (after the client's bounded timeouts) into StoreUnavailable."""
@@ -150,10 +157,7 @@ class MongoDocumentStore:
         if not docs:
             return
         await self.ensure(collection)
-        updates = []
-        for doc in docs:
-            plain = jsonutil.loads(jsonutil.dumps({**doc, "_id": str(doc["_id"])}))
-            updates.append({"q": {"_id": plain["_id"]}, "u": plain, "upsert": True})
+        updates = [{"q": {"_id": plain["_id"]}, "u": plain, "upsert": True} for plain in map(stored_form, docs)]
         async with _reachable(f"upsert into {collection.name}"):
             for start in range(0, len(updates), _CHUNK):
                 chunk = updates[start : start + _CHUNK]

@@ -21,9 +21,10 @@ from opentelemetry.trace import Span, SpanKind
 
 from libs.events.docstore import Collection, Document, DocumentStore, Index, StoreUnavailable
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
+from libs.events.errors import DomainError
 from libs.events.eventlog import LogBatch, LogConsumer, LogUnavailable
 from libs.events.pii import PersonalData
-from libs.events.registry import EventRegistry
+from libs.events.registry import EventRegistry, InvalidEventData, UnknownEventType
 from libs.events.service import metrics
 from libs.events.service.tracing import event_span, mark_failed
 from libs.events.sqlite_store import wait_for_signal
@@ -65,6 +66,28 @@ def log_crash(task: asyncio.Task[Any]) -> None:
     """A done callback: logs the error that ended a background task (nobody awaits it until the stop)."""
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("task_crashed", task=task.get_name(), error=repr(error), exc_info=error)
+
+
+SAFE_MESSAGES: tuple[type[BaseException], ...] = (UnknownEventType, InvalidEventData, StoreUnavailable, LogUnavailable)
+"""Our own errors whose messages are built never to quote an event's values: event types, versions,
+field names, the servers that cannot be reached."""
+
+
+def describe(error: BaseException) -> str:
+    """An error as a failure reason (dead letters, the dead-letter topic, status, logs, spans): its type,
+    with a domain error's code or the message of a `SAFE_MESSAGES` error. Never the message of any other
+    exception: a KeyError or ValueError raised while folding may quote a personal value of the event."""
+    name = type(error).__name__
+    if isinstance(error, DomainError):
+        return f"{name}: {error.code}"
+    if isinstance(error, SAFE_MESSAGES):
+        return f"{name}: {error}"
+    return name
+
+
+def failure_reason(stage: str, event: RecordedEvent, error: BaseException) -> str:
+    """Why `event` failed at `stage` (decode, keys, fold, reaction): see `describe`."""
+    return f"{stage} failed on event {event.event_id}: {describe(error)}"
 
 
 def already_applied(doc: Document | None, event: RecordedEvent) -> bool:
@@ -171,7 +194,7 @@ class ConsumerRunner:
             try:
                 decoded.append((event, self.registry.decode(clear)))
             except (LookupError, ValueError) as error:
-                failed.append((event, str(error)))
+                failed.append((event, failure_reason("decode", event, error)))
         failed.extend(await self.handle(decoded))
         if failed:
             await self._record_dead_letters(failed)
@@ -243,8 +266,8 @@ class ConsumerRunner:
                 try:
                     await self.run_once()
                 except (StoreUnavailable, LogUnavailable) as error:  # the next batch starts at the checkpoint
-                    self.status.last_error = str(error)
-                    log.warning("consumer_waiting_for_store", consumer=self.name, error=str(error))
+                    self.status.last_error = describe(error)
+                    log.warning("consumer_waiting_for_store", consumer=self.name, error=describe(error))
                     await asyncio.sleep(self.retry_delay)
         finally:
             self.status.running = False
@@ -323,7 +346,7 @@ class ProjectionRunner(ConsumerRunner):
             try:
                 touched.append((event, data, list(dict.fromkeys(projection.keys(data, event)))))
             except Exception as error:  # a projection bug must not stop the others: dead-letter it
-                failed.append((event, f"keys failed: {error!r}"))
+                failed.append((event, failure_reason("keys", event, error)))
         ids = [key for _, _, keys in touched for key in keys]
         docs: dict[str, Document] = await self.store.get_many(projection.collection, ids)
         changed: set[str] = set()
@@ -333,7 +356,7 @@ class ProjectionRunner(ConsumerRunner):
                 try:
                     folded = {key: self._fold_one(docs.get(key), key, data, event) for key in keys}
                 except Exception as error:
-                    failed.append((event, f"fold failed: {error!r}"))
+                    failed.append((event, failure_reason("fold", event, error)))
                     mark_failed(span, failed[-1][1])
                     continue
             for key, doc in folded.items():
@@ -392,7 +415,7 @@ class ReactorRunner(ConsumerRunner):
                     except Exception as error:  # its type only: a message may quote personal data
                         span.add_event("exception", {"exception.type": type(error).__name__, "strefa.attempt": attempt})
                         if attempt == self.attempts:
-                            failed.append((event, f"reaction failed: {error!r}"))
+                            failed.append((event, failure_reason("reaction", event, error)))
                             mark_failed(span, failed[-1][1])
                         else:
                             await asyncio.sleep(self.retry_delay * attempt)

@@ -10,7 +10,9 @@ Rebuild: a NEW physical version (`<collection>__v<N>`, its own consumer group an
 filled from the beginning of the sources while the active version keeps serving reads and the live
 runner keeps updating it. At lag 0 the alias is switched (one upsert), the live runner hands over to
 the new version's checkpoint at its next batch (`VersionedProjectionRunner.sync_version`), and the
-old version and its checkpoint are dropped after a grace period.
+old version and its checkpoint are dropped after a grace period (the drop marked in the alias first,
+so a live batch that writes to the old version after the drop removes what it re-created: see
+versions.py).
 
 Reset: a new EMPTY version becomes active at once (queries answer from it, i.e. empty at first),
 under a lease that keeps live runners off it; this process fills it, renewing the lease, then
@@ -28,7 +30,6 @@ import structlog
 
 from libs.events.docstore import Collection, Document, DocumentStore
 from libs.events.envelope import RecordedEvent, utc_now
-from libs.events.eventlog import CHECKPOINTS
 from libs.events.projection import (
     DEAD_LETTERS,
     STATUS,
@@ -36,9 +37,17 @@ from libs.events.projection import (
     ConsumerStatus,
     Projection,
     ProjectionRunner,
+    failure_reason,
 )
 from libs.events.service.runtime import ServiceRuntime
-from libs.events.versions import LEASE, Alias, VersionedDocumentStore, VersionedProjectionRunner, group_name
+from libs.events.versions import (
+    LEASE,
+    Alias,
+    VersionedDocumentStore,
+    VersionedProjectionRunner,
+    drop_version,
+    group_name,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -198,10 +207,9 @@ class Operations:
         projection = runner.logical
         alias = await versions.alias(projection.collection.name)
         target, filler = await self._prepare(ref, alias)
-        leased = replace(target, lease_until=utc_now() + LEASE)
-        await versions.save_alias(leased)
+        await versions.save_alias(replace(target, lease_until=utc_now() + LEASE))
         log.warning("reset_serving_empty", projection=ref.qualified, active=target.active)
-        await self._drop_version(ref, alias)
+        leased = await self._drop_version(ref, alias)
 
         def renew(done: int, total: int) -> None:
             if progress is not None:
@@ -229,11 +237,10 @@ class Operations:
         runtime = self.runtimes[ref.service]
         projection = runner.logical
         version = alias.highest + 1
-        target = Alias(projection.collection.name, version, version)
+        target = replace(alias, version=version, highest=version, lease_until=None)
         raw = _raw(runner.versions)
         for abandoned in range(alias.version + 1, alias.highest + 1):  # left by an interrupted rebuild
-            await raw.drop(_physical(projection, Alias(projection.collection.name, abandoned)))
-            await raw.delete(CHECKPOINTS, [group_name(ref.service, projection.name, abandoned)])
+            await drop_version(raw, ref.service, projection, abandoned)
         physical = _physical(projection, target)
         await raw.drop(physical)
         await raw.ensure(physical)
@@ -253,14 +260,19 @@ class Operations:
         await raw.ensure(DEAD_LETTERS)
         return target, filler
 
-    async def _drop_version(self, ref: ConsumerRef, old: Alias) -> None:
+    async def _drop_version(self, ref: ConsumerRef, old: Alias) -> Alias:
+        """Drops the version active before the switch once the grace is over; returns the alias as saved,
+        with the drop marked."""
         runner = _projection_runner(ref)
-        raw = _raw(runner.versions)
+        versions = runner.versions
         if self.grace:
             await asyncio.sleep(self.grace)
-        await raw.drop(_physical(runner.logical, old))
-        await raw.delete(CHECKPOINTS, [group_name(ref.service, runner.logical.name, old.version)])
+        current = await versions.alias(runner.logical.collection.name)
+        marked = replace(current, dropped_below=max(current.dropped_below, old.version + 1))
+        await versions.save_alias(marked)  # before the drop: a late live batch removes what it re-creates
+        await drop_version(_raw(versions), ref.service, runner.logical, old.version)
         log.info("projection_version_dropped", projection=ref.qualified, dropped=old.active)
+        return marked
 
     # --- dead letters ---------------------------------------------------------------------------
 
@@ -297,13 +309,13 @@ class Operations:
         try:
             data = await runtime.decode(event)
         except (LookupError, ValueError) as error:
-            return await _still_failing(raw, doc, str(error))
+            return await _still_failing(raw, doc, failure_reason("decode", event, error))
         if isinstance(runner, VersionedProjectionRunner):
             await runner.sync_version()
             try:
                 held = await runner.held_by_documents(event, data)
             except Exception as error:
-                return await _still_failing(raw, doc, f"keys failed: {error!r}")
+                return await _still_failing(raw, doc, failure_reason("keys", event, error))
             if held:
                 return RetryResult(dead_letter_id, "held", "the documents already hold later events of its stream")
         failed = await runner.handle([(event, data)])

@@ -15,7 +15,11 @@ every call, so queries keep using the logical `Collection` and notice a switch a
 
 The ops tool drops the old physical collection only a grace period (default 2 s, more than
 `alias_ttl`) after the switch, so a query or a batch that resolved the alias before the switch still
-finds its collection.
+finds its collection. A batch can still write to the old version after the drop (a short grace, a
+batch that took longer), which re-creates it: so the drop is marked in the alias first
+(`dropped_below`), and a live runner reads the alias again after each batch and, when the version it
+wrote to is marked dropped, drops it again (`drop_version`, idempotent). Either the runner's read comes
+after the mark, or its write came before the ops tool's drop: nothing the batch wrote survives.
 
 The bookkeeping collections (checkpoints, consumer status, dead letters, the aliases themselves) are
 never aliased.
@@ -33,7 +37,7 @@ import structlog
 
 from libs.events.docstore import Collection, Document, DocumentStore, Filter, Sort
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
-from libs.events.eventlog import LogConsumer
+from libs.events.eventlog import CHECKPOINTS, LogConsumer
 from libs.events.pii import PersonalData
 from libs.events.projection import ConsumerStatus, DeadLetterSink, Projection, ProjectionRunner, already_applied
 from libs.events.registry import EventRegistry
@@ -61,6 +65,8 @@ class Alias:
     """The highest version ever made (a rebuild that was interrupted leaves one unused)."""
     lease_until: datetime | None = None
     """While set and in the future, the ops tool is filling the active version: live runners wait."""
+    dropped_below: int = 0
+    """Every version below this one is dropped, or is being dropped (set just before the drop)."""
 
     @property
     def active(self) -> str:
@@ -76,6 +82,7 @@ class Alias:
             "version": self.version,
             "highest": self.highest,
             "lease_until": self.lease_until.isoformat() if self.lease_until else None,
+            "dropped_below": self.dropped_below,
         }
 
     @classmethod
@@ -89,6 +96,7 @@ class Alias:
             version,
             max(version, int(doc.get("highest", 0))),
             datetime.fromisoformat(lease) if lease else None,
+            int(doc.get("dropped_below", 0)),
         )
 
 
@@ -163,6 +171,12 @@ def versioned(store: DocumentStore) -> VersionedDocumentStore:
     return store if isinstance(store, VersionedDocumentStore) else VersionedDocumentStore(store)
 
 
+async def drop_version(store: DocumentStore, service: str, projection: Projection, version: int) -> None:
+    """Drops one version of a projection from the (unaliased) store: its collection and its checkpoint."""
+    await store.drop(replace(projection.collection, name=physical_name(projection.collection.name, version)))
+    await store.delete(CHECKPOINTS, [group_name(service, projection.name, version)])
+
+
 class VersionedProjectionRunner(ProjectionRunner):
     """The live runner of a projection: before each batch it reads the alias and, when the active
     version changed (a rebuild or reset switched it), hands over to that version's consumer group,
@@ -172,6 +186,8 @@ class VersionedProjectionRunner(ProjectionRunner):
     that one collection, so a batch of the old version's group never writes into the new version
     (which would overwrite newer documents with older ones). A batch whose collection disappeared
     under it (dropped after a switch) is abandoned uncommitted and the new version's group goes on.
+    After each batch it reads the alias again: a batch that wrote to a version dropped meanwhile has
+    re-created it, and the runner drops it again (see the module doc).
     """
 
     def __init__(
@@ -218,12 +234,24 @@ class VersionedProjectionRunner(ProjectionRunner):
             await asyncio.sleep(self.idle_timeout)
             return 0
         try:
-            return await super().run_once()
+            events = await super().run_once()
         except Exception:
-            if (await self.versions.alias(self.logical.collection.name)).version == alias.version:
+            if (await self._after_batch(alias)).version == alias.version:
                 raise
             log.info("batch_abandoned_after_switch", consumer=self.name, version=alias.version)
             return 0
+        if events:
+            await self._after_batch(alias)
+        return events
+
+    async def _after_batch(self, pinned: Alias) -> Alias:
+        """Reads the alias again; when the version the batch wrote to was dropped meanwhile, drops what
+        the batch re-created of it."""
+        current = await self.versions.alias(self.logical.collection.name)
+        if pinned.version < current.dropped_below:
+            await drop_version(self.versions.inner, self.service, self.logical, pinned.version)
+            log.info("dropped_version_removed_again", consumer=self.name, version=pinned.version)
+        return current
 
     async def current_status(self) -> ConsumerStatus:
         await self.sync_version()

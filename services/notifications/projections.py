@@ -13,6 +13,9 @@ code, a link or a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from libs.events import Collection, Document, DomainEvent, Index, Projection, RecordedEvent
 from libs.events.schemas.identity import AccountProvisioned, LoginEmailChanged, PersonErased, PhoneChanged
 from libs.events.schemas.notifications import NotificationFailed, NotificationSent
@@ -65,57 +68,84 @@ notification_log = Projection(
 )
 
 
-_ACCOUNT_EVENTS = (AccountProvisioned, LoginEmailChanged, PhoneChanged, PersonErased)
+@dataclass(frozen=True)
+class _Change:
+    """What an event does to an address book document: sets `fields` on it, or on an empty one when it
+    `replaces` the document."""
+
+    fields: Document
+    replaces: bool = False
 
 
-def _fold_account(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
-    current = doc or {}
+def _address_book(
+    name: str,
+    collection: Collection,
+    source: str,
+    key: str,
+    events: tuple[type[DomainEvent], ...],
+    change: Callable[[DomainEvent], _Change],
+    empty: Document,
+) -> Projection:
+    """A projection keeping one document per `key` (a field of each of `events`) from `source`."""
+
+    def fold(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
+        made = change(event)
+        current = {} if made.replaces else doc or empty
+        return {**current, key: getattr(event, key), **made.fields}
+
+    return Projection(
+        name=name,
+        collection=collection,
+        sources=(source,),
+        handles=frozenset(model.event_type for model in events),
+        keys=lambda event, _: [getattr(event, key)] if isinstance(event, events) else [],
+        fold=fold,
+    )
+
+
+def _account_change(event: DomainEvent) -> _Change:
     match event:
         case AccountProvisioned():
-            return {
-                "account_id": event.account_id,
-                "email": str(event.email),
-                "phone": event.phone,
-                "first_name": event.first_name,
-            }
+            return _Change(
+                {"email": str(event.email), "phone": event.phone, "first_name": event.first_name}, replaces=True
+            )
         case LoginEmailChanged():
-            return {**current, "account_id": event.account_id, "email": str(event.new_email)}
+            return _Change({"email": str(event.new_email)})
         case PhoneChanged():
-            return {**current, "account_id": event.account_id, "phone": event.new_phone}
+            return _Change({"phone": event.new_phone})
         case PersonErased():  # nothing left to write to: the person's messages fail as recipient_unknown
-            return {"account_id": event.account_id, "erased": True}
-    return current
+            return _Change({"erased": True}, replaces=True)
+    raise TypeError(f"not an account event: {type(event).__name__}")
 
 
-accounts = Projection(
-    name="accounts",
-    collection=ACCOUNTS,
-    sources=("identity",),
-    handles=frozenset(model.event_type for model in _ACCOUNT_EVENTS),
-    keys=lambda event, _: [event.account_id] if isinstance(event, _ACCOUNT_EVENTS) else [],
-    fold=_fold_account,
+accounts = _address_book(
+    "accounts",
+    ACCOUNTS,
+    "identity",
+    "account_id",
+    (AccountProvisioned, LoginEmailChanged, PhoneChanged, PersonErased),
+    _account_change,
+    empty={},
 )
 
-_EINVOICE_EVENTS = (EInvoiceConsentGiven, EInvoiceEmailChanged, EInvoiceConsentWithdrawn)
 
-
-def _fold_einvoice(doc: Document | None, event: DomainEvent, _: RecordedEvent) -> Document:
-    current = doc or {"consent": False, "email": None}
+def _einvoice_change(event: DomainEvent) -> _Change:
     match event:
         case EInvoiceConsentGiven():
-            return {"client_id": event.client_id, "consent": True, "email": str(event.email)}
+            return _Change({"consent": True, "email": str(event.email)}, replaces=True)
         case EInvoiceEmailChanged():
-            return {**current, "client_id": event.client_id, "email": str(event.email)}
+            return _Change({"email": str(event.email)})
         case EInvoiceConsentWithdrawn():
-            return {"client_id": event.client_id, "consent": False, "email": None}
-    return current
+            return _Change({"consent": False, "email": None}, replaces=True)
+    raise TypeError(f"not an e-invoice event: {type(event).__name__}")
 
 
-einvoice_addresses = Projection(
-    name="einvoice_addresses",
-    collection=EINVOICE_ADDRESSES,
-    sources=("profile",),
-    handles=frozenset(model.event_type for model in _EINVOICE_EVENTS),
-    keys=lambda event, _: [event.client_id] if isinstance(event, _EINVOICE_EVENTS) else [],
-    fold=_fold_einvoice,
+einvoice_addresses = _address_book(
+    "einvoice_addresses",
+    EINVOICE_ADDRESSES,
+    "profile",
+    "client_id",
+    (EInvoiceConsentGiven, EInvoiceEmailChanged, EInvoiceConsentWithdrawn),
+    _einvoice_change,
+    empty={"consent": False, "email": None},
 )

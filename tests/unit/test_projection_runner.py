@@ -172,7 +172,7 @@ async def test_an_event_that_cannot_be_applied_becomes_a_dead_letter_and_the_res
     found = await platform.documents.find(DEAD_LETTERS, {"consumer": "client_totals"})
     letters = sorted(found, key=lambda letter: letter["stream_id"])
     assert [letter["stream_id"] for letter in letters] == ["billing-invoice-C1", "billing-invoice-C9"]
-    assert "cannot read the amount" in letters[0]["reason"]
+    assert letters[0]["reason"].endswith(": ValueError")  # its type only: a message may quote personal data
     assert "'InvoiceIssued' version 9" in letters[1]["reason"]
     assert letters[0]["event"]["data"] == {"client_id": "C1", "gross": "poison"}
     status = await runner.current_status()
