@@ -19,6 +19,8 @@ Both read the service's `<NAME>_*` settings and the infrastructure variables:
 - `EVENTSTORE_URI` (optional): EventStoreDB/KurrentDB; without it the event store is a SQLite file
   `<NAME>_DATA_DIR/events.db`, allowed only in dev mode (`<NAME>_DEV_MODE=true`, the local cluster):
   outside dev mode the process refuses to start rather than keep events in a throwaway folder;
+- `RELAY_STARTUP_TIMEOUT` (optional, seconds, default 30): how long a starting relay waits for its event
+  store and then for Kafka before it exits with status 2; outages after its start are waited out;
 - `STREFA_NAMESPACE` (optional, for tests): topics `<namespace>.<name>.events`, consumer groups
   `<namespace>.<group>` and databases `<namespace>_<name>` instead of `leasing.*`, `<group>`, `strefa_<name>`.
 
@@ -46,8 +48,8 @@ import uvicorn
 
 import libs.events.schemas  # noqa: F401  (registers every published event type)
 from libs.events.docstore import StoreUnavailable
-from libs.events.eventlog import EventLog, LogConsumer
-from libs.events.kafka import KafkaConfig, KafkaDeadLetters, KafkaEventLog
+from libs.events.eventlog import EventLog, LogConsumer, LogUnavailable
+from libs.events.kafka import KafkaConfig, KafkaDeadLetters, KafkaEventLog, KafkaReadiness
 from libs.events.mongo_docstore import MongoDocumentStore
 from libs.events.registry import EventRegistry, registry
 from libs.events.relay import Relay
@@ -56,7 +58,7 @@ from libs.events.service.app import create_service_app
 from libs.events.service.auth import token_sha256
 from libs.events.service.logs import configure_logging
 from libs.events.service.metrics import configure_metrics
-from libs.events.service.runtime import ServiceDefinition, ServiceRuntime
+from libs.events.service.runtime import Reachable, ServiceDefinition, ServiceRuntime
 from libs.events.service.settings import ServiceSettings
 from libs.events.service.tracing import configure_tracing
 from libs.events.sqlite_store import SqliteEventStore
@@ -68,6 +70,7 @@ log = structlog.get_logger(__name__)
 SERVICE_NAMES: tuple[str, ...] = ("identity", "contracts", "billing", "payments", "notifications", "profile")
 DEFAULT_NAMESPACE = "leasing"
 DEFAULT_PARTITIONS = 3
+DEFAULT_RELAY_STARTUP_TIMEOUT = 30.0
 FIRST_PORT = 8101
 """The local cluster's services listen on 127.0.0.1:8101..8106 in SERVICE_NAMES order."""
 
@@ -82,6 +85,7 @@ class ClusterInfra:
     mongo_uri: str
     eventstore_uri: str | None
     namespace: str
+    relay_startup_timeout: float = DEFAULT_RELAY_STARTUP_TIMEOUT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ClusterInfra:
@@ -94,7 +98,9 @@ class ClusterInfra:
         replication = _positive(environ, "KAFKA_REPLICATION_FACTOR", 1)
         partitions = _positive(environ, "KAFKA_PARTITIONS", DEFAULT_PARTITIONS)
         kafka = KafkaConfig(bootstrap, namespace=namespace, partitions=partitions, replication_factor=replication)
-        return cls(kafka, mongo_uri, environ.get("EVENTSTORE_URI", "").strip() or None, namespace)
+        eventstore_uri = environ.get("EVENTSTORE_URI", "").strip() or None
+        startup_timeout = _seconds(environ, "RELAY_STARTUP_TIMEOUT", DEFAULT_RELAY_STARTUP_TIMEOUT)
+        return cls(kafka, mongo_uri, eventstore_uri, namespace, relay_startup_timeout=startup_timeout)
 
     def database(self, service: str) -> str:
         return f"strefa_{service}" if self.namespace == DEFAULT_NAMESPACE else f"{self.namespace}_{service}"
@@ -110,6 +116,19 @@ def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}") from None
     if value < 1:
         raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ClusterConfigError(f"{name} must be a number of seconds above 0, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise ClusterConfigError(f"{name} must be a number of seconds above 0, not {text!r}")
     return value
 
 
@@ -171,6 +190,10 @@ class ClusterService:
         namespaced = NamespacedEventLog(event_log or KafkaEventLog(infra.kafka), infra.namespace)
         self.dead_letters = KafkaDeadLetters(infra.kafka)
         self.vault = MongoKeyVault(infra.mongo_uri, infra.database("vault"))
+        # Only a process that runs consumers needs Kafka to do its work. An API process (consumers off)
+        # appends to its event store, whose relay publishes, and answers from its read models: a Kafka
+        # outage must not take it out of service, so its /readyz does not ask Kafka.
+        checks: dict[str, Reachable] = {"kafka": KafkaReadiness(infra.kafka)} if settings.consumers else {}
         self.runtime = ServiceRuntime(
             definition,
             settings,
@@ -180,6 +203,7 @@ class ClusterService:
             event_registry,
             dead_letter_sink=self.dead_letters,
             vault=self.vault,
+            readiness_checks=checks,
         )
 
     async def open(self) -> None:
@@ -226,14 +250,22 @@ async def serve_service(definition: ServiceDefinition, host: str, port: int) -> 
 
 
 async def run_relay(service: str) -> None:
-    """The relay of one service (reads `<NAME>_DATA_DIR`, `<NAME>_DEV_MODE`, the infrastructure variables)."""
+    """The relay of one service (reads `<NAME>_DATA_DIR`, `<NAME>_DEV_MODE`, the infrastructure variables).
+
+    StoreUnavailable or LogUnavailable (the process exits with status 2) when its event store or Kafka
+    cannot be reached within `RELAY_STARTUP_TIMEOUT`, instead of waiting for them without end."""
     settings = ServiceSettings(_env_prefix=f"{service.upper()}_")
     configure_logging(settings.log_format, settings.log_level)
     configure_tracing(f"strefa-{service}-relay", settings.otlp_endpoint)
     configure_metrics(f"strefa-{service}-relay", settings.otlp_endpoint, settings.metrics_listen)
     infra = ClusterInfra.from_env()
     store = open_event_store(service, settings, infra)
-    await _open(store)
+    timeout = infra.relay_startup_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            await _open(store)
+    except TimeoutError:
+        raise StoreUnavailable(f"relay {service}: its event store did not open within {timeout:g} s") from None
     relay = Relay.next_to(
         settings.data_dir, service, store, infra.kafka, lag_sample_interval=settings.lag_sample_interval
     )
@@ -244,6 +276,7 @@ async def run_relay(service: str) -> None:
             loop.add_signal_handler(signum, task.cancel)
     log.info("relay_starting", service=service, topic=relay.topic, checkpoint=relay.checkpoint.load())
     try:
+        await relay.connect(timeout)
         await relay.run()
     except asyncio.CancelledError:
         log.info("relay_stopped", service=service, published=relay.published)
@@ -256,7 +289,7 @@ def run(main: Coroutine[Any, Any, None]) -> None:
     """Runs an entry point's coroutine; configuration and connection errors end the process with status 2."""
     try:
         asyncio.run(main)
-    except (ClusterConfigError, StoreUnavailable) as error:
+    except (ClusterConfigError, StoreUnavailable, LogUnavailable) as error:
         structlog.get_logger(__name__).error("cluster_startup_failed", error=str(error))
         sys.exit(2)
     except KeyboardInterrupt:

@@ -10,7 +10,9 @@ the envelope with that header as its trace context. Events get there through the
 Consumers commit offsets only after their read-model writes; whatever was not committed is delivered
 again, also within one consumer (a failed batch is fetched again from the committed offsets). A relay
 may publish an event twice (crash between send and checkpoint): consumers are idempotent (the
-projections' per-document `_applied` guard; reactors derive their event ids from the cause).
+projections' per-document `_applied` guard; reactors derive their event ids from the cause). A record that
+is no envelope at all goes to the dead-letter topic as it came, and is committed: it must not block its
+partition.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 
 from libs.events.envelope import RecordedEvent, utc_now
 from libs.events.eventlog import LogBatch, LogUnavailable
+from libs.events.projection import describe
 
 log = structlog.get_logger(__name__)
 
@@ -99,8 +102,8 @@ async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
         bootstrap_servers=config.bootstrap, client_id=config.client_id, request_timeout_ms=config.request_timeout_ms
     )
     async with available(config.bootstrap, "topic creation"):
-        await admin.start()
         try:
+            await admin.start()
             response = await admin.create_topics(
                 [
                     NewTopic(
@@ -117,6 +120,49 @@ async def ensure_topics(config: KafkaConfig, topics: Sequence[str]) -> None:
     for topic, code, *_ in response.topic_errors:
         if code not in (0, TopicAlreadyExistsError.errno):
             raise for_code(code)(f"cannot create topic {topic!r}")
+
+
+async def reach(config: KafkaConfig, timeout: float) -> None:
+    """One metadata request to the brokers (a fresh admin client's bootstrap), bounded by `timeout` seconds;
+    LogUnavailable naming the bootstrap address when none answers in time."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap, client_id=config.client_id, request_timeout_ms=max(1, int(timeout * 1000))
+    )
+    try:
+        async with available(config.bootstrap, "a metadata request"), asyncio.timeout(timeout):
+            await admin.start()
+    finally:
+        await admin.close()
+
+
+class KafkaReadiness:
+    """The brokers as a readiness check (`ping`, as the stores have): one bounded metadata request, its
+    outcome kept for `ttl` seconds, so frequent /readyz probes cost one request per `ttl` and never wait
+    longer than `timeout`."""
+
+    def __init__(self, config: KafkaConfig, *, timeout: float = 3.0, ttl: float = 5.0) -> None:
+        self.config = config
+        self.timeout = timeout
+        self.ttl = ttl
+        self._lock = asyncio.Lock()
+        self._checked_at: float | None = None
+        self._failure: str | None = None
+
+    async def ping(self) -> None:
+        async with self._lock:  # concurrent probes share one request
+            loop = asyncio.get_running_loop()
+            if self._checked_at is None or loop.time() - self._checked_at >= self.ttl:
+                self._failure = await self._request()
+                self._checked_at = loop.time()
+        if self._failure is not None:
+            raise LogUnavailable(self._failure)
+
+    async def _request(self) -> str | None:
+        try:
+            await reach(self.config, self.timeout)
+        except LogUnavailable as error:
+            return str(error)
+        return None
 
 
 async def topic_partitions(
@@ -223,17 +269,30 @@ async def send_events(producer: AIOKafkaProducer, topic: str, service: str, even
     await asyncio.gather(*acknowledgements)
 
 
+def read_envelope(record: ConsumerRecord[Any, Any]) -> RecordedEvent | str:
+    """The envelope a record holds, or why it holds none (not JSON, not an object, fields missing or wrong):
+    the error's type (`describe`), never its message, which may quote the record."""
+    try:
+        return RecordedEvent.from_json(record.value)
+    except (ValueError, ValidationError, TypeError) as error:
+        return f"not an event envelope: {describe(error)}"
+
+
 def decode(record: ConsumerRecord[Any, Any], group: str | None = None) -> RecordedEvent | None:
     """The envelope a record holds; None (logged) for a record that is no envelope at all: no consumer can
     apply it, and it must not block its partition."""
-    try:
-        return RecordedEvent.from_json(record.value)
-    except (ValueError, ValidationError) as error:
-        log.error(
-            "undecodable_record", group=group, topic=record.topic, partition=record.partition, offset=record.offset,
-            error=str(error),
-        )  # fmt: skip
+    read = read_envelope(record)
+    if isinstance(read, str):
+        _log_undecodable(record, group, read)
         return None
+    return read
+
+
+def _log_undecodable(record: ConsumerRecord[Any, Any], group: str | None, reason: str) -> None:
+    log.error(
+        "undecodable_record", group=group, topic=record.topic, partition=record.partition, offset=record.offset,
+        error=reason,
+    )  # fmt: skip
 
 
 def _delivered_trace_context(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
@@ -268,6 +327,11 @@ class KafkaLogConsumer:
         self._lock = asyncio.Lock()
         self._uncommitted: dict[TopicPartition, tuple[int, int]] = {}
         """Delivered but not committed: partition -> (first offset, next offset)."""
+        self._dead_letters = KafkaDeadLetters(config)
+        """Where records that are no envelope go; its producer starts with the first of them."""
+        self._dead_lettered: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record sent to the dead-letter topic: a batch fetched
+        again (its read-model write failed) does not send its dead letters twice."""
 
     async def _started(self) -> AIOKafkaConsumer:
         async with self._lock:
@@ -295,6 +359,7 @@ class KafkaLogConsumer:
             self._rewind(consumer)
             fetched = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_events)
         events: list[RecordedEvent] = []
+        unreadable: list[tuple[ConsumerRecord[Any, Any], str]] = []
         positions: dict[str, dict[int, int]] = {}
         delivered: dict[TopicPartition, tuple[int, int]] = {}
         for tp, records in fetched.items():
@@ -302,15 +367,41 @@ class KafkaLogConsumer:
                 continue
             delivered[tp] = (records[0].offset, records[-1].offset + 1)
             positions.setdefault(self._sources[tp.topic], {})[tp.partition] = records[-1].offset + 1
-            events.extend(event for event in map(self._decode, records) if event is not None)
+            for record in records:
+                read = self._decode(record)
+                if isinstance(read, str):
+                    unreadable.append((record, read))
+                else:
+                    events.append(read)
+        self._uncommitted.update(delivered)  # from here on, a failure fetches all of it again
+        if unreadable:
+            await self._dead_letter(unreadable)
         if delivered and not events:
-            # Only records no consumer can read (logged above): a runner does not commit empty batches,
+            # Only records no consumer can read, now dead letters: a runner does not commit empty batches,
             # so they are committed here. Safe: after the rewind nothing before them is uncommitted.
             async with available(self._config.bootstrap, f"commit of {self.group}"):
                 await consumer.commit({tp: end for tp, (_, end) in delivered.items()})
+            for tp in delivered:
+                self._uncommitted.pop(tp, None)
             return LogBatch([], {})
-        self._uncommitted.update(delivered)
         return LogBatch(events, {source: encode_offsets(offsets) for source, offsets in positions.items()})
+
+    async def _dead_letter(self, unreadable: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
+        """Sends the records that are no envelope to the dead-letter topic, each once; raises LogUnavailable
+        (the batch is then fetched again) when Kafka does not take them."""
+        fresh = [
+            (record, reason)
+            for record, reason in unreadable
+            if record.offset >= self._dead_lettered.get(TopicPartition(record.topic, record.partition), 0)
+        ]
+        if not fresh:
+            return
+        for record, reason in fresh:
+            _log_undecodable(record, self.group, reason)
+        await self._dead_letters.unreadable(self.group, fresh)
+        for record, _ in fresh:
+            tp = TopicPartition(record.topic, record.partition)
+            self._dead_lettered[tp] = max(self._dead_lettered.get(tp, 0), record.offset + 1)
 
     def _rewind(self, consumer: AIOKafkaConsumer) -> None:
         """What was delivered and not committed is fetched again, as the port promises."""
@@ -320,12 +411,13 @@ class KafkaLogConsumer:
                 consumer.seek(tp, first)
         self._uncommitted.clear()
 
-    def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | None:
-        """The envelope, its trace context the one it was delivered in. The relay sends the stored one;
-        records published before it did carry a per-event publish span, which the consumer continues."""
-        event = decode(record, self.group)
-        if event is None:
-            return None
+    def _decode(self, record: ConsumerRecord[Any, Any]) -> RecordedEvent | str:
+        """The envelope (or why there is none), its trace context the one it was delivered in. The relay sends
+        the stored one; records published before it did carry a per-event publish span, which the consumer
+        continues."""
+        event = read_envelope(record)
+        if isinstance(event, str):
+            return event
         delivered = _delivered_trace_context(record)
         if delivered.get("traceparent") and delivered != event.trace_context:
             return event.model_copy(update={"trace_context": delivered})
@@ -433,13 +525,15 @@ class KafkaLogConsumer:
             if self._consumer is not None:
                 consumer, self._consumer = self._consumer, None
                 await consumer.stop()  # leaves the group: its partitions move at once
+        await self._dead_letters.close()
 
 
 class KafkaDeadLetters:
     """The runners' dead-letter sink in Kafka mode: each dead letter also goes to `<namespace>.deadletters`.
 
     Value = the envelope JSON, key = the stream id, the event's CloudEvents headers plus `dlq_consumer`,
-    `dlq_error` (the reason) and `dlq_recorded_at`."""
+    `dlq_error` (the reason) and `dlq_recorded_at`. A record that is no envelope at all goes there as it
+    came (`unreadable`)."""
 
     def __init__(self, config: KafkaConfig) -> None:
         self.config = config
@@ -474,6 +568,32 @@ class KafkaDeadLetters:
                 for event, reason in failed
             ]
             await asyncio.gather(*sent)  # each with its own reason headers, so not send_events
+
+    async def unreadable(self, group: str, failed: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
+        """Records no consumer can read, as they came (value, key, headers) plus `dlq_consumer_group`,
+        `dlq_source_topic`, `dlq_source_partition`, `dlq_source_offset`, `dlq_error` (the reason, which
+        never quotes the record) and `dlq_recorded_at`."""
+        producer = await self._started()
+        now = utc_now().isoformat()
+        async with available(self.config.bootstrap, "publishing dead letters"):
+            sent = [
+                await producer.send(
+                    self.config.dead_letter_topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=[
+                        *((name, bytes(value)) for name, value in record.headers or ()),
+                        ("dlq_consumer_group", group.encode()),
+                        ("dlq_source_topic", record.topic.encode()),
+                        ("dlq_source_partition", str(record.partition).encode()),
+                        ("dlq_source_offset", str(record.offset).encode()),
+                        ("dlq_error", reason.encode()[:_MAX_ERROR_HEADER]),
+                        ("dlq_recorded_at", now.encode()),
+                    ],
+                )
+                for record, reason in failed
+            ]
+            await asyncio.gather(*sent)
 
     async def close(self) -> None:
         async with self._lock:

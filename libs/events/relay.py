@@ -33,7 +33,7 @@ from libs.events import jsonutil
 from libs.events.docstore import StoreUnavailable
 from libs.events.envelope import RecordedEvent, utc_now
 from libs.events.eventlog import LogUnavailable
-from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events
+from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events, start_client
 from libs.events.service import metrics
 from libs.events.service.tracing import links_to, mark_failed, tracer
 from libs.events.store import EventStore
@@ -113,17 +113,46 @@ class Relay:
         return cls(service, store, config, checkpoint, lag_sample_interval=lag_sample_interval)
 
     async def start(self) -> None:
-        """Creates the topic (idempotent) and connects; a clear error when the broker cannot be reached."""
+        """Creates the topic (idempotent) and connects; LogUnavailable naming the broker when it cannot be reached."""
         if self._producer is not None:
             return
         await ensure_topics(self.config, [self.topic])
         producer = new_producer(self.config)
-        try:
-            await producer.start()
-        except KafkaError as error:
-            await producer.stop()
-            raise LogUnavailable(f"relay {self.service}: cannot reach Kafka at {self.config.bootstrap}") from error
+        await start_client(producer, self.config.bootstrap, f"start of relay {self.service}'s producer")
         self._producer = producer
+
+    async def connect(self, timeout: float) -> None:
+        """The relay's start: its event store answers, then Kafka takes the topic and the producer, tried
+        again until `timeout` seconds have passed (a broker still starting beside the relay is waited for).
+        Then StoreUnavailable or LogUnavailable naming what could not be reached: a relay whose servers are
+        down or misconfigured stops with a clear error instead of waiting without end. Outages after a
+        successful start are waited out by `run`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        logged = False
+        while True:
+            reached_store = False
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self.store.ping()
+                    reached_store = True
+                    await self.start()
+                return
+            except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
+                reason = "no answer" if isinstance(error, TimeoutError) else str(error) or repr(error)
+                if loop.time() + self.retry_delay >= deadline:
+                    if not reached_store:
+                        raise StoreUnavailable(
+                            f"relay {self.service}: its event store did not answer within {timeout:g} s: {reason}"
+                        ) from error
+                    raise LogUnavailable(
+                        f"relay {self.service}: Kafka at {self.config.bootstrap} could not be reached within "
+                        f"{timeout:g} s: {reason}"
+                    ) from error
+                if not logged:
+                    log.warning("relay_waiting_to_start", service=self.service, timeout=timeout, error=reason)
+                    logged = True
+            await asyncio.sleep(self.retry_delay)
 
     async def stop(self) -> None:
         if self._producer is not None:

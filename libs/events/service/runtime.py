@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import APIRouter
@@ -49,6 +49,11 @@ class ServiceDefinition:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+class Reachable(Protocol):
+    async def ping(self) -> None:
+        """Returns when the server answers; raises when it cannot be reached."""
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -61,6 +66,7 @@ class ServiceRuntime:
         *,
         dead_letter_sink: DeadLetterSink | None = None,
         vault: KeyVault | None = None,
+        readiness_checks: Mapping[str, Reachable] | None = None,
     ) -> None:
         self.definition = definition
         self.name = definition.name
@@ -75,6 +81,9 @@ class ServiceRuntime:
         self.registry = registry
         self.dead_letter_sink = dead_letter_sink
         """Also told of every dead letter (in cluster mode the Kafka dead-letter topic)."""
+        self.readiness_checks = dict(readiness_checks or {})
+        """More servers /readyz asks, by check name, beside the stores (in cluster mode Kafka, when this
+        process runs the consumers)."""
         self.commands = CommandHandler(self.events, registry)
         self.runners: list[ConsumerRunner] = []
         self._lag_sampler: asyncio.Task[None] | None = None
@@ -195,6 +204,7 @@ class ServiceRuntime:
         targets: list[tuple[str, Any]] = [("event_store", self.events), ("read_models", self.documents)]
         if self.vault is not None:
             targets.append(("key_vault", self.vault))
+        targets.extend(self.readiness_checks.items())
         for label, target in targets:
             try:
                 await target.ping()
