@@ -133,6 +133,14 @@ DEAD_LETTER_HEADERS = {
     "dlq_error": "Why, as text (at most 8 KiB).",
     "dlq_recorded_at": "When it was dead-lettered (ISO 8601, UTC).",
 }
+UNREADABLE_RECORD_HEADERS = {
+    "dlq_consumer_group": "The consumer group that could not read the record.",
+    "dlq_source_topic": "The topic the record was read from.",
+    "dlq_source_partition": "Its partition.",
+    "dlq_source_offset": "Its offset in that partition.",
+    "dlq_error": "Why it is no event envelope (the error's type; never the record's content).",
+    "dlq_recorded_at": "When it was dead-lettered (ISO 8601, UTC).",
+}
 
 
 # ------------------------------------------------------------------------------------------ the models
@@ -497,6 +505,18 @@ def _dead_letter_message() -> dict[str, Any]:
     }
 
 
+def _unreadable_record_message() -> dict[str, Any]:
+    return {
+        "name": "UnreadableRecord",
+        "title": "Unreadable record",
+        "summary": "A record on an events topic that is no event envelope at all, as it came.",
+        "description": "The record's value, key and headers exactly as they were on their topic (so the payload "
+        "may be anything, even not JSON), with six headers naming where it came from and why it was set aside.",
+        "headers": {"$ref": "#/components/schemas/UnreadableRecordHeaders"},
+        "payload": {"description": "The record's value as it was, unchanged."},
+    }
+
+
 def _channel_bindings(topic: str) -> dict[str, Any]:
     return {
         "kafka": {
@@ -536,17 +556,25 @@ def asyncapi_document(models: Sequence[type[DomainEvent]], version: str) -> dict
     channels["deadLetters"] = {
         "address": KAFKA.dead_letter_topic,
         "title": "Dead letters",
-        "description": "Events a projection or reactor of the portal could not apply, for operators and audit.",
-        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+        "description": "Events a projection or reactor of the portal could not apply, and records on an events "
+        "topic that are no event at all, for operators and audit.",
+        "messages": {
+            "DeadLetter": {"$ref": "#/components/messages/DeadLetter"},
+            "UnreadableRecord": {"$ref": "#/components/messages/UnreadableRecord"},
+        },
         "bindings": _channel_bindings(KAFKA.dead_letter_topic),
     }
     operations["receiveDeadLetters"] = {
         "action": "receive",
         "title": "Consume the dead letters",
         "channel": {"$ref": "#/channels/deadLetters"},
-        "messages": [{"$ref": "#/channels/deadLetters/messages/DeadLetter"}],
+        "messages": [
+            {"$ref": "#/channels/deadLetters/messages/DeadLetter"},
+            {"$ref": "#/channels/deadLetters/messages/UnreadableRecord"},
+        ],
     }
     messages["DeadLetter"] = _dead_letter_message()
+    messages["UnreadableRecord"] = _unreadable_record_message()
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -582,6 +610,15 @@ def asyncapi_document(models: Sequence[type[DomainEvent]], version: str) -> dict
                     "required": list(DEAD_LETTER_HEADERS),
                     "properties": {
                         name: {"type": "string", "description": text} for name, text in DEAD_LETTER_HEADERS.items()
+                    },
+                },
+                "UnreadableRecordHeaders": {
+                    "type": "object",
+                    "description": "The record's own headers, if any, and where it came from and why it was set aside.",
+                    "required": list(UNREADABLE_RECORD_HEADERS),
+                    "properties": {
+                        name: {"type": "string", "description": text}
+                        for name, text in UNREADABLE_RECORD_HEADERS.items()
                     },
                 },
                 **component_schemas(models),
