@@ -38,10 +38,10 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -106,29 +106,31 @@ class ClusterInfra:
         return f"strefa_{service}" if self.namespace == DEFAULT_NAMESPACE else f"{self.namespace}_{service}"
 
 
+N = TypeVar("N", int, float)
+
+
 def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}") from None
-    if value < 1:
-        raise ClusterConfigError(f"{name} must be a whole number of at least 1, not {text!r}")
-    return value
+    return _setting(environ, name, default, int, lambda value: value >= 1, "a whole number of at least 1")
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    return _setting(
+        environ, name, default, float, lambda value: 0 < value < float("inf"), "a number of seconds above 0"
+    )
+
+
+def _setting(
+    environ: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], valid: Callable[[N], bool], must: str
+) -> N:
     text = environ.get(name, "").strip()
     if not text:
         return default
     try:
-        value = float(text)
+        value = parse(text)
     except ValueError:
-        raise ClusterConfigError(f"{name} must be a number of seconds above 0, not {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise ClusterConfigError(f"{name} must be a number of seconds above 0, not {text!r}")
+        value = None
+    if value is None or not valid(value):
+        raise ClusterConfigError(f"{name} must be {must}, not {text!r}")
     return value
 
 
