@@ -252,6 +252,12 @@ async def test_once_confirmed_payment_emails_go_to_the_new_address(portal: Harne
 
     await portal.emit(LoginEmailChanged(account_id=PAYER, old_email=old, new_email="anna@kowalczyk.pl"), PAYER)
     await portal.emit(PhoneChanged(account_id=PAYER, old_phone="+48601234567", new_phone=NEW_PHONE), PAYER)
+
+    async def change_reached_notifications() -> bool:  # the change is confirmed before the next payment
+        account = await portal.runtime.documents.get(ACCOUNTS, PAYER)
+        return account is not None and account["phone"] == NEW_PHONE
+
+    await eventually(change_reached_notifications, what="the contact change in notifications' accounts")
     after = await portal.pay(portal.payment("failed", payment_id="pay-2"))
     assert (await portal.outcome_of(after)).data["recipient"] == "a***@kowalczyk.pl"
 
