@@ -104,7 +104,12 @@ async def test_a_contract_registered_in_contracts_provisions_an_account_in_ident
             assert health.json() == {"status": "ok", "service": name}
             assert health.headers["x-content-type-options"] == "nosniff"  # nginx's security headers
             ready = await http.get(f"/api/{name}/readyz")
-            assert ready.json()["checks"] == {"event_store": "ok", "read_models": "ok", "key_vault": "ok"}, (
+            assert ready.json()["checks"] == {
+                "event_store": "ok",
+                "read_models": "ok",
+                "key_vault": "ok",
+                "kafka": "ok",
+            }, (
                 name,
                 ready.text,
             )
