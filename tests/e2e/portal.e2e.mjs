@@ -131,6 +131,16 @@ async function heading(page, text) {
   await page.getByRole("heading", { level: 1, name: text }).waitFor();
 }
 
+// Focus moves to the first refused field on the next animation frame after the errors render, so the
+// check waits for it (a few seconds at most) instead of reading the focused element once.
+async function expectFocusOn(page, name) {
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute("name") ?? null);
+  await page
+    .waitForFunction((expected) => document.activeElement?.getAttribute("name") === expected, name, { timeout: 5000 })
+    .catch(() => undefined);
+  assert.equal(await focused(), name, `focus did not move to the field "${name}"`);
+}
+
 async function login(page, email, password = PASSWORD) {
   await page.goto(`${BASE}/logowanie`);
   await page.getByLabel("Adres e-mail").fill(email);
@@ -404,7 +414,7 @@ const scenarios = {
     await page.getByRole("button", { name: "Utwórz subkonto" }).click();
     await page.getByText("Podaj prawidłowy numer telefonu.").waitFor();
     assert.equal(await page.getByLabel("Imię").inputValue(), "Marek");
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "phone");
+    await expectFocusOn(page, "phone");
     check("focus moves to the refused field");
     check("the API's refusal of the phone shows in Polish next to the field, the rest stays typed");
     await shot(page, "05-subaccount-refused");
@@ -450,7 +460,7 @@ const scenarios = {
     assert.equal(await page.getByText("To pole jest wymagane.").count(), 2);
     check("missing required fields are refused by the API and shown in Polish next to each field");
     await shot(page, "06-requests-refused");
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "data.invoice_number");
+    await expectFocusOn(page, "data.invoice_number");
     const number = Object.keys(SEEDED.invoices)[0];
     await page.getByLabel("Numer faktury").fill(number);
     await page.getByLabel("Umowa").selectOption(SEEDED.contracts["UL/2025/0142"]);
@@ -711,7 +721,7 @@ scenarios.contact = async (page, context) => {
   await mail.getByLabel(/^Obecne hasło/).fill("To-Nie-Jest-Haslo-Ewy-1");
   await mail.getByRole("button", { name: "Wyślij link" }).click();
   await mail.getByText("Obecne hasło jest nieprawidłowe.").waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("name")), "current_password");
+  await expectFocusOn(page, "current_password");
   check("a wrong current password is refused in Polish next to its field");
   await shot(page, "17-contact-2-email-refused");
   const noticeBefore = await latestId(EWA.email, "contact_change_notice");
