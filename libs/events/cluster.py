@@ -20,7 +20,8 @@ Both read the service's `<NAME>_*` settings and the infrastructure variables:
   `<NAME>_DATA_DIR/events.db`, allowed only in dev mode (`<NAME>_DEV_MODE=true`, the local cluster):
   outside dev mode the process refuses to start rather than keep events in a throwaway folder;
 - `RELAY_STARTUP_TIMEOUT` (optional, seconds, default 30): how long a starting relay waits for its event
-  store and then for Kafka before it exits with status 2; outages after its start are waited out;
+  store and Kafka, both within this one time, before it exits with status 2; outages after its start are
+  waited out;
 - `STREFA_NAMESPACE` (optional, for tests): topics `<namespace>.<name>.events`, consumer groups
   `<namespace>.<group>` and databases `<namespace>_<name>` instead of `leasing.*`, `<group>`, `strefa_<name>`.
 
@@ -63,6 +64,7 @@ from libs.events.service.settings import ServiceSettings
 from libs.events.service.tracing import configure_tracing
 from libs.events.sqlite_store import SqliteEventStore
 from libs.events.store import EventStore
+from libs.events.tokens import create_secret_file
 from libs.events.vault import MongoKeyVault
 
 log = structlog.get_logger(__name__)
@@ -189,8 +191,10 @@ class ClusterService:
         self.infra = infra
         self.events = open_event_store(definition.name, settings, infra)
         self.documents = MongoDocumentStore(infra.mongo_uri, infra.database(definition.name))
-        namespaced = NamespacedEventLog(event_log or KafkaEventLog(infra.kafka), infra.namespace)
         self.dead_letters = KafkaDeadLetters(infra.kafka)
+        """This process's one dead-letter producer, closed once: the runners' sink, and where their Kafka
+        consumers send the records that are no envelope."""
+        namespaced = NamespacedEventLog(event_log or KafkaEventLog(infra.kafka, self.dead_letters), infra.namespace)
         self.vault = MongoKeyVault(infra.mongo_uri, infra.database("vault"))
         # Only a process that runs consumers needs Kafka to do its work. An API process (consumers off)
         # appends to its event store, whose relay publishes, and answers from its read models: a Kafka
@@ -324,10 +328,7 @@ def relay_main(argv: Sequence[str] | None = None) -> None:
 
 def _load_or_create_token(path: Path) -> str:
     """The back-office token (0600, never logged), made once."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+    create_secret_file(path, secrets.token_urlsafe(32).encode())
     return path.read_text().strip()
 
 

@@ -96,8 +96,19 @@ class RecordedEvent(NewEvent):
         )
 
     def to_json(self) -> bytes:
-        return jsonutil.dumps(self.model_dump(mode="json"))
+        """The envelope as JSON: byte for byte `jsonutil.dumps(self.model_dump(mode="json"))`, written from
+        the fields without that pass through pydantic (a tenth of the relay's time in the profile). orjson
+        writes UUIDs, datetimes (UTC as `Z`), dates and enums as pydantic's JSON mode does, and Decimal as its
+        string; data holding what orjson cannot write (bytes, sets, models, non-string keys) takes the
+        pydantic way."""
+        try:
+            return jsonutil.dumps({name: getattr(self, name) for name in _RECORDED_FIELDS}, utc_as_z=True)
+        except TypeError:
+            return jsonutil.dumps(self.model_dump(mode="json"))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> RecordedEvent:
         return cls.model_validate(jsonutil.loads(raw))
+
+
+_RECORDED_FIELDS = tuple(RecordedEvent.model_fields)

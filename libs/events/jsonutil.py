@@ -14,8 +14,9 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default)
+def dumps(value: Any, *, utc_as_z: bool = False) -> bytes:
+    """`utc_as_z`: a UTC datetime ends in `Z` (as pydantic's JSON mode writes it), not `+00:00`."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_UTC_Z if utc_as_z else None)
 
 
 def loads(raw: bytes | bytearray | memoryview | str) -> Any:

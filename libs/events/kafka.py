@@ -1,11 +1,11 @@
 """Kafka as the event log (aiokafka): topics per service, consumer groups, a dead-letter topic.
 
 Topics: `<namespace>.<service>.events` (namespace `leasing`), key = stream id so every stream stays in
-one partition and in order, value = the whole envelope as JSON (the bytes of `RecordedEvent.to_json()`,
-written by `envelope_json`), headers in the CloudEvents Kafka binding style (`ce_*`) plus the W3C
-`traceparent` the event was stored with (the append span of the request that recorded it); a consumer reads
-the envelope with that header as its trace context. Events get there through the relay of each service
-(relay.py). Retention is unlimited: the topics are the integration log that projections rebuild from.
+one partition and in order, value = the whole envelope as JSON (`RecordedEvent.to_json()`), headers in
+the CloudEvents Kafka binding style (`ce_*`) plus the W3C `traceparent` the event was stored with (the
+append span of the request that recorded it); a consumer reads the envelope with that header as its trace
+context. Events get there through the relay of each service (relay.py). Retention is unlimited: the
+topics are the integration log that projections rebuild from.
 
 Consumers commit offsets only after their read-model writes; whatever was not committed is delivered
 again, also within one consumer (a failed batch is fetched again from the committed offsets). A relay
@@ -22,10 +22,8 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,8 +32,8 @@ from aiokafka.structs import RecordMetadata
 from pydantic import ValidationError
 
 from libs.events.envelope import RecordedEvent, utc_now
+from libs.events.errors import describe
 from libs.events.eventlog import LogBatch, LogUnavailable
-from libs.events.projection import describe
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +76,12 @@ class UnknownSource(LookupError):
 @asynccontextmanager
 async def available(bootstrap: str, what: str) -> AsyncIterator[None]:
     """Kafka errors (broker down or unreachable, coordinator moving, rebalance, request timeouts) become
-    LogUnavailable naming the broker: retry later."""
+    LogUnavailable: retry later. It names the configured brokers and the Kafka error's type, never its
+    message (the error stays its `__cause__`), which may quote other addresses."""
     try:
         yield
     except (KafkaError, TimeoutError) as error:
-        raise LogUnavailable(f"Kafka at {bootstrap} unavailable during {what}: {error!r}") from error
+        raise LogUnavailable(f"Kafka at {bootstrap} unavailable during {what} ({type(error).__name__})") from error
 
 
 async def start_client(client: AIOKafkaConsumer | AIOKafkaProducer, bootstrap: str, what: str) -> None:
@@ -219,45 +218,13 @@ def event_headers(event: RecordedEvent, service: str) -> list[tuple[str, bytes]]
     return headers
 
 
-_ENVELOPE_FIELDS = tuple(RecordedEvent.model_fields)
-
-
-def envelope_json(event: RecordedEvent) -> bytes:
-    """The record value: byte for byte `event.to_json()`, without its pass through pydantic (a tenth of the
-    relay's time in the profile). orjson writes UUIDs, datetimes (UTC as `Z`), dates and enums as pydantic's
-    JSON mode does, and Decimal as its string; data holding what orjson cannot write (bytes, sets, models,
-    non-string keys) takes the pydantic way."""
-    try:
-        return orjson.dumps(
-            {name: getattr(event, name) for name in _ENVELOPE_FIELDS},
-            default=_decimal_as_string,
-            option=orjson.OPT_UTC_Z,
-        )
-    except TypeError:
-        return event.to_json()
-
-
-def _decimal_as_string(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 async def send_event(
-    producer: AIOKafkaProducer,
-    topic: str,
-    service: str,
-    event: RecordedEvent,
-    *,
-    extra_headers: Iterable[tuple[str, bytes]] = (),
+    producer: AIOKafkaProducer, topic: str, service: str, event: RecordedEvent
 ) -> asyncio.Future[RecordMetadata]:
     """Queues one event as the relay publishes it: key = the stream id, value = the envelope JSON, the
-    CloudEvents headers (`event_headers`) and `extra_headers`. The future is Kafka's acknowledgement."""
+    CloudEvents headers (`event_headers`). The future is Kafka's acknowledgement."""
     sent: asyncio.Future[RecordMetadata] = await producer.send(
-        topic,
-        value=envelope_json(event),
-        key=event.stream_id.encode(),
-        headers=[*event_headers(event, service), *extra_headers],
+        topic, value=event.to_json(), key=event.stream_id.encode(), headers=event_headers(event, service)
     )
     return sent
 
@@ -309,17 +276,25 @@ def decode_offsets(checkpoint: str) -> dict[int, int]:
 
 
 class KafkaEventLog:
-    def __init__(self, config: KafkaConfig) -> None:
+    def __init__(self, config: KafkaConfig, dead_letters: KafkaDeadLetters | None = None) -> None:
         self.config = config
+        self.dead_letters = dead_letters
+        """Shared by its consumers, closed by whoever made it; None: each consumer has its own (tools, tests)."""
 
     def consumer(self, group: str, sources: Sequence[str]) -> KafkaLogConsumer:
-        return KafkaLogConsumer(self.config, group, sources)
+        return KafkaLogConsumer(self.config, group, sources, self.dead_letters)
 
 
 class KafkaLogConsumer:
     """One member of a consumer group over the topics of `sources`; started on first use."""
 
-    def __init__(self, config: KafkaConfig, group: str, sources: Sequence[str]) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        group: str,
+        sources: Sequence[str],
+        dead_letters: KafkaDeadLetters | None = None,
+    ) -> None:
         self.group = group
         self._config = config
         self._sources = {config.topic(source): source for source in sources}
@@ -327,8 +302,10 @@ class KafkaLogConsumer:
         self._lock = asyncio.Lock()
         self._uncommitted: dict[TopicPartition, tuple[int, int]] = {}
         """Delivered but not committed: partition -> (first offset, next offset)."""
-        self._dead_letters = KafkaDeadLetters(config)
-        """Where records that are no envelope go; its producer starts with the first of them."""
+        self._dead_letters = dead_letters or KafkaDeadLetters(config)
+        """Where records that are no envelope go; its producer starts with the first of them. A shared one
+        (the process's dead-letter sink) is closed by its owner, one of its own with this consumer."""
+        self._owns_dead_letters = dead_letters is None
         self._dead_lettered: dict[TopicPartition, int] = {}
         """Per partition, the offset after the last record sent to the dead-letter topic: a batch fetched
         again (its read-model write failed) does not send its dead letters twice."""
@@ -525,7 +502,18 @@ class KafkaLogConsumer:
             if self._consumer is not None:
                 consumer, self._consumer = self._consumer, None
                 await consumer.stop()  # leaves the group: its partitions move at once
-        await self._dead_letters.close()
+        if self._owns_dead_letters:
+            await self._dead_letters.close()
+
+
+@dataclass(frozen=True)
+class _Letter:
+    """One record for the dead-letter topic, and why it is there."""
+
+    value: bytes | None
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    reason: str
 
 
 class KafkaDeadLetters:
@@ -550,48 +538,54 @@ class KafkaDeadLetters:
             return self._producer
 
     async def __call__(self, consumer: str, failed: Sequence[tuple[RecordedEvent, str]]) -> None:
-        producer = await self._started()
-        now = utc_now().isoformat()
-        async with available(self.config.bootstrap, "publishing dead letters"):
-            sent = [
-                await send_event(
-                    producer,
-                    self.config.dead_letter_topic,
-                    event.source,
-                    event,
-                    extra_headers=[
-                        ("dlq_consumer", consumer.encode()),
-                        ("dlq_error", reason.encode()[:_MAX_ERROR_HEADER]),
-                        ("dlq_recorded_at", now.encode()),
-                    ],
-                )
-                for event, reason in failed
-            ]
-            await asyncio.gather(*sent)  # each with its own reason headers, so not send_events
+        await self._publish(
+            _Letter(
+                event.to_json(),
+                event.stream_id.encode(),
+                [*event_headers(event, event.source), ("dlq_consumer", consumer.encode())],
+                reason,
+            )
+            for event, reason in failed
+        )
 
     async def unreadable(self, group: str, failed: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
         """Records no consumer can read, as they came (value, key, headers) plus `dlq_consumer_group`,
         `dlq_source_topic`, `dlq_source_partition`, `dlq_source_offset`, `dlq_error` (the reason, which
         never quotes the record) and `dlq_recorded_at`."""
+        await self._publish(
+            _Letter(
+                record.value,
+                record.key,
+                [
+                    *((name, bytes(value)) for name, value in record.headers or ()),
+                    ("dlq_consumer_group", group.encode()),
+                    ("dlq_source_topic", record.topic.encode()),
+                    ("dlq_source_partition", str(record.partition).encode()),
+                    ("dlq_source_offset", str(record.offset).encode()),
+                ],
+                reason,
+            )
+            for record, reason in failed
+        )
+
+    async def _publish(self, letters: Iterable[_Letter]) -> None:
+        """Sends each letter with `dlq_error` and `dlq_recorded_at` added to its headers; returns once Kafka
+        has acknowledged every one."""
         producer = await self._started()
-        now = utc_now().isoformat()
+        now = utc_now().isoformat().encode()
         async with available(self.config.bootstrap, "publishing dead letters"):
             sent = [
                 await producer.send(
                     self.config.dead_letter_topic,
-                    value=record.value,
-                    key=record.key,
+                    value=letter.value,
+                    key=letter.key,
                     headers=[
-                        *((name, bytes(value)) for name, value in record.headers or ()),
-                        ("dlq_consumer_group", group.encode()),
-                        ("dlq_source_topic", record.topic.encode()),
-                        ("dlq_source_partition", str(record.partition).encode()),
-                        ("dlq_source_offset", str(record.offset).encode()),
-                        ("dlq_error", reason.encode()[:_MAX_ERROR_HEADER]),
-                        ("dlq_recorded_at", now.encode()),
+                        *letter.headers,
+                        ("dlq_error", letter.reason.encode()[:_MAX_ERROR_HEADER]),
+                        ("dlq_recorded_at", now),
                     ],
                 )
-                for record, reason in failed
+                for letter in letters
             ]
             await asyncio.gather(*sent)
 

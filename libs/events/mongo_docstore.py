@@ -67,11 +67,12 @@ def stored_form(doc: Document) -> Document:
 
 @asynccontextmanager
 async def _reachable(what: str) -> AsyncIterator[None]:
-    """Turns "cannot reach the server" (after the client's bounded timeouts) into StoreUnavailable."""
+    """Turns "cannot reach the server" (after the client's bounded timeouts) into StoreUnavailable: the
+    driver's error only by its type, as its message names the servers (it stays the `__cause__`)."""
     try:
         yield
     except ConnectionFailure as error:  # server selection timeout, network error, socket timeout
-        raise StoreUnavailable(f"MongoDB unavailable during {what}: {error}") from error
+        raise StoreUnavailable(f"MongoDB unavailable during {what} ({type(error).__name__})") from error
 
 
 class MongoDocumentStore:

@@ -21,10 +21,10 @@ from opentelemetry.trace import Span, SpanKind
 
 from libs.events.docstore import Collection, Document, DocumentStore, Index, StoreUnavailable
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
-from libs.events.errors import DomainError
+from libs.events.errors import describe
 from libs.events.eventlog import LogBatch, LogConsumer, LogUnavailable
 from libs.events.pii import PersonalData
-from libs.events.registry import EventRegistry, InvalidEventData, UnknownEventType
+from libs.events.registry import EventRegistry
 from libs.events.service import metrics
 from libs.events.service.tracing import event_span, mark_failed
 from libs.events.sqlite_store import wait_for_signal
@@ -66,23 +66,6 @@ def log_crash(task: asyncio.Task[Any]) -> None:
     """A done callback: logs the error that ended a background task (nobody awaits it until the stop)."""
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("task_crashed", task=task.get_name(), error=repr(error), exc_info=error)
-
-
-SAFE_MESSAGES: tuple[type[BaseException], ...] = (UnknownEventType, InvalidEventData, StoreUnavailable, LogUnavailable)
-"""Our own errors whose messages are built never to quote an event's values: event types, versions,
-field names, the servers that cannot be reached."""
-
-
-def describe(error: BaseException) -> str:
-    """An error as a failure reason (dead letters, the dead-letter topic, status, logs, spans): its type,
-    with a domain error's code or the message of a `SAFE_MESSAGES` error. Never the message of any other
-    exception: a KeyError or ValueError raised while folding may quote a personal value of the event."""
-    name = type(error).__name__
-    if isinstance(error, DomainError):
-        return f"{name}: {error.code}"
-    if isinstance(error, SAFE_MESSAGES):
-        return f"{name}: {error}"
-    return name
 
 
 def failure_reason(stage: str, event: RecordedEvent, error: BaseException) -> str:

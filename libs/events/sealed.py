@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from libs.events import jsonutil
 from libs.events.pii import Personal, is_erased
+from libs.events.tokens import create_secret_file, write_secret_file
 
 NOTIFICATIONS_SEALING_KEY = "notifications-sealing-key"
 """File name, in a service's secrets_dir, of notifications' private key; `.pub` beside it is public."""
@@ -80,14 +81,12 @@ def unseal(message: SealedMessage, private_key: PrivateKey) -> dict[str, Any]:
 
 
 def load_or_create_private_key(path: Path) -> PrivateKey:
-    """The recipient's private key, made on first start (mode 0600); its public half beside it (.pub)."""
-    if path.exists():
-        return PrivateKey(base64.b64decode(path.read_bytes()))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = PrivateKey.generate()
-    path.write_bytes(base64.b64encode(bytes(key)))
-    path.chmod(0o600)
-    path.with_suffix(".pub").write_bytes(base64.b64encode(bytes(key.public_key)))
+    """The recipient's private key, made on first start (mode 0600) by the first of the processes
+    starting together; its public half beside it (.pub), written by the one that made it."""
+    made = create_secret_file(path, base64.b64encode(bytes(PrivateKey.generate())))
+    key = PrivateKey(base64.b64decode(path.read_bytes()))
+    if made:
+        write_secret_file(path.with_suffix(".pub"), base64.b64encode(bytes(key.public_key)))
     return key
 
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -86,11 +87,8 @@ def public_key_to_pem(key: Ed25519PublicKey) -> bytes:
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     """Identity's signing key, made on first start (mode 0600), never committed."""
-    if path.exists():
-        return load_signing_key(path)
-    key = Ed25519PrivateKey.generate()
-    write_secret_file(path, private_key_to_pem(key))
-    return key
+    create_secret_file(path, private_key_to_pem(Ed25519PrivateKey.generate()))
+    return load_signing_key(path)
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
@@ -123,17 +121,44 @@ def _load_key(path: Path, load: Callable[..., object], **options: Any) -> object
 def write_secret_file(path: Path, content: bytes, modified_at: datetime | None = None) -> None:
     """Written whole under a temporary name (mode 0600 from the start) and renamed: a reader sees the
     old file or the new one, never a half-written or briefly world-readable one."""
+    os.replace(_write_temporary(path, content, modified_at), path)
+
+
+def create_secret_file(path: Path, content: bytes) -> bool:
+    """Makes the file with `content` unless it exists (then leaves it as it is); True when this call made it.
+
+    Processes starting together on one secrets folder (identity's replicas) each come with their own
+    candidate: the first to link its complete file wins and the others keep the winner's, so every
+    caller reads the file afterwards and never uses its candidate. A folder already holding the file
+    (a read-only Secret) is not written to."""
+    if path.exists():
+        return False
+    temporary = _write_temporary(path, content)
+    try:
+        os.link(temporary, path)  # unlike os.replace, fails when another process got there first
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    return True
+
+
+def _write_temporary(path: Path, content: bytes, modified_at: datetime | None = None) -> Path:
+    """`content` in a new file beside `path`, mode 0600 from the start (mkstemp), under a name of its own."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    if modified_at is not None:
-        os.utime(temporary, (modified_at.timestamp(), modified_at.timestamp()))
-    os.replace(temporary, path)
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        if modified_at is not None:
+            os.utime(temporary, (modified_at.timestamp(), modified_at.timestamp()))
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -228,15 +253,14 @@ class SigningKeyring:
             raise _unreadable(error, self.retired_dir) from None
 
     def _create_missing(self) -> None:
+        """Replicas starting together keep the key whichever of them made first: `load` reads the files."""
         try:
-            if not self.current_path.exists():
-                write_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+            create_secret_file(self.current_path, private_key_to_pem(Ed25519PrivateKey.generate()))
         except OSError as error:
             raise SigningKeyError(f"{self.current_path} cannot be made: {error.strerror}") from None
         # Identity signs without an upcoming key; `rotate-signing-key` then publishes one first (`rotate`).
         with contextlib.suppress(OSError):
-            if not self.upcoming_path.exists():
-                write_secret_file(self.upcoming_path, private_key_to_pem(Ed25519PrivateKey.generate()))
+            create_secret_file(self.upcoming_path, private_key_to_pem(Ed25519PrivateKey.generate()))
 
     def _retired(self) -> tuple[RetiredKey, ...]:
         if not self.retired_dir.is_dir():

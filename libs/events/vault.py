@@ -130,11 +130,13 @@ class SqliteKeyVault:
     @contextlib.asynccontextmanager
     async def _available(self, what: str) -> AsyncIterator[None]:
         """SQLite's operational errors ("database is locked": another process kept the write lock past
-        the busy timeout; the file unreadable) mean the vault is unavailable now, not that it is broken."""
+        the busy timeout; the file unreadable) mean the vault is unavailable now, not that it is broken.
+        Told in our words and the error's type, never SQLite's message (it stays the `__cause__`)."""
         try:
             yield
         except sqlite3.OperationalError as error:
-            raise StoreUnavailable(f"key vault unavailable during {what}: {error}") from error
+            locked = ": locked by another writer" if error.sqlite_errorcode == sqlite3.SQLITE_BUSY else ""
+            raise StoreUnavailable(f"key vault unavailable during {what}{locked} ({type(error).__name__})") from error
 
     async def _rows(self, sql: str, values: Iterable[Any]) -> list[Any]:
         values = list(values)
@@ -250,13 +252,14 @@ class MongoKeyVault:
 
     @contextlib.asynccontextmanager
     async def _reachable(self, what: str) -> AsyncIterator[None]:
+        """The driver's error only by its type (it stays the `__cause__`): its message names the servers."""
         try:
             if not self._indexed:
                 await self.db["keys"].create_index([("subject", ASCENDING)], name="ix_subject", unique=True)
                 self._indexed = True
             yield
         except ConnectionFailure as error:
-            raise StoreUnavailable(f"key vault unavailable during {what}: {error}") from error
+            raise StoreUnavailable(f"key vault unavailable during {what} ({type(error).__name__})") from error
 
     async def ping(self) -> None:
         async with self._reachable("ping"):

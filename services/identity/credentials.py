@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+from libs.events.tokens import create_secret_file
+
 
 def generate_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
@@ -30,14 +32,10 @@ def sha256_hash(token: str) -> str:
 
 
 def load_or_create_pepper(path: Path) -> bytes:
-    """Identity's HMAC key for codes, made on first start (mode 0600), never committed."""
-    if path.exists():
-        return base64.b64decode(path.read_bytes())
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pepper = secrets.token_bytes(32)
-    path.write_bytes(base64.b64encode(pepper))
-    path.chmod(0o600)
-    return pepper
+    """Identity's HMAC key for codes, made on first start (mode 0600), never committed. Replicas
+    starting together all hash with the one the first of them made."""
+    create_secret_file(path, base64.b64encode(secrets.token_bytes(32)))
+    return base64.b64decode(path.read_bytes())
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from libs.events import Collection, Document, DomainEvent, EventRegistry, Projection, RecordedEvent
 from libs.events.envelope import NewEvent
-from libs.events.errors import Conflict
+from libs.events.errors import Conflict, describe
 from libs.events.eventlog import EmbeddedEventLog
-from libs.events.projection import DEAD_LETTERS, ConsumerRunner, ProjectionRunner, Reactor, ReactorRunner, describe
+from libs.events.projection import DEAD_LETTERS, ConsumerRunner, ProjectionRunner, Reactor, ReactorRunner
 from libs.events.registry import InvalidEventData, UnknownEventType
 from libs.events.sqlite_docstore import SqliteDocumentStore
 from libs.events.sqlite_store import SqliteEventStore

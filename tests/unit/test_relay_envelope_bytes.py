@@ -1,5 +1,6 @@
-"""The record value the relay sends (`kafka.envelope_json`) is byte for byte what `RecordedEvent.to_json`
-wrote before it, so consumers (`kafka.decode`) and anything reading the topics see no change."""
+"""`RecordedEvent.to_json` (the record value the relay and the dead-letter topic send) writes orjson straight
+from the envelope's fields, byte for byte what it wrote before through pydantic's JSON mode, so consumers
+(`kafka.decode`) and anything reading the topics see no change."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from nacl.public import PrivateKey
 from pydantic import BaseModel
 
 import libs.events.schemas  # noqa: F401  (registers every published event type)
+from libs.events import jsonutil
 from libs.events.catalogue import example_event, minimal_data, published_models
 from libs.events.envelope import DomainEvent, EventContext, NewEvent, RecordedEvent
-from libs.events.kafka import envelope_json
 from libs.events.pii import SEALED_PREFIX, PersonalData, PersonalDataStore
 from libs.events.registry import registry
 from libs.events.schemas.billing import InvoiceIssued, InvoiceLine, PaymentReceived
@@ -32,6 +33,11 @@ from libs.events.vault import SqliteKeyVault
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "vendor=1"}
+
+
+def through_pydantic(event: RecordedEvent) -> bytes:
+    """What `to_json` wrote before it skipped pydantic."""
+    return jsonutil.dumps(event.model_dump(mode="json"))
 
 
 def invoice() -> InvoiceIssued:
@@ -86,35 +92,35 @@ async def stored(tmp_path: Path) -> AsyncIterator[list[RecordedEvent]]:
     await vault.close()
 
 
-async def test_events_read_from_the_store_are_sent_as_to_json_writes_them(stored: list[RecordedEvent]) -> None:
+async def test_events_read_from_the_store_are_written_as_pydantic_wrote_them(stored: list[RecordedEvent]) -> None:
     assert len(stored) == 4
     assert stored[0].data["gross_total"] == "1230.12"
     assert stored[2].data["email"].startswith(SEALED_PREFIX)  # what the relay publishes: sealed
     for event in stored:
-        assert envelope_json(event) == event.to_json()
-        assert RecordedEvent.from_json(envelope_json(event)) == event
+        assert event.to_json() == through_pydantic(event)
+        assert RecordedEvent.from_json(event.to_json()) == event
 
 
 async def test_events_read_from_the_store_are_written_without_pydantic(
     stored: list[RecordedEvent], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = [event.to_json() for event in stored]
+    expected = [through_pydantic(event) for event in stored]
 
     def no_pydantic(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("serialized through pydantic")
 
     monkeypatch.setattr(RecordedEvent, "model_dump", no_pydantic)
-    assert [envelope_json(event) for event in stored] == expected
+    assert [event.to_json() for event in stored] == expected
 
 
 @pytest.mark.parametrize("model", published_models(registry.models()), ids=lambda model: model.__name__)
-def test_every_published_event_type_is_sent_as_to_json_writes_it(model: type[DomainEvent]) -> None:
+def test_every_published_event_type_is_written_as_pydantic_wrote_it(model: type[DomainEvent]) -> None:
     example = example_event(model)  # minimal data, personal values sealed
     complete = minimal_data(model, complete=True)
     if example is None or complete is None:
         pytest.skip(f"{model.__name__} has no example")
     for event in (example, example.model_copy(update={"data": complete})):
-        assert envelope_json(event) == event.to_json()
+        assert event.to_json() == through_pydantic(event)
 
 
 class Nested(BaseModel):
@@ -146,16 +152,16 @@ def envelope(
     ],
     ids=repr,
 )  # fmt: skip
-def test_data_of_any_type_is_written_as_to_json_writes_it(value: Any) -> None:
+def test_data_of_any_type_is_written_as_pydantic_wrote_it(value: Any) -> None:
     event = envelope({"value": value, "list": [value], "nested": {"value": value}})
-    assert envelope_json(event) == event.to_json()
+    assert event.to_json() == through_pydantic(event)
 
 
-def test_an_occurred_at_outside_utc_is_written_as_to_json_writes_it() -> None:
+def test_an_occurred_at_outside_utc_is_written_as_pydantic_wrote_it() -> None:
     event = RecordedEvent.model_construct(
         **{**dict(envelope({})), "occurred_at": datetime(2026, 3, 29, 3, tzinfo=WARSAW)}
     )
-    assert envelope_json(event) == event.to_json()
+    assert event.to_json() == through_pydantic(event)
 
 
 scalars = (
@@ -177,6 +183,6 @@ values = st.recursive(
 
 
 @given(data=st.dictionaries(st.text(max_size=12), values, max_size=6), occurred_at=st.datetimes(timezones=st.just(UTC)))
-def test_generated_envelopes_are_written_as_to_json_writes_them(data: dict[str, Any], occurred_at: datetime) -> None:
+def test_generated_envelopes_are_written_as_pydantic_wrote_them(data: dict[str, Any], occurred_at: datetime) -> None:
     event = envelope(data, occurred_at)
-    assert envelope_json(event) == event.to_json()
+    assert event.to_json() == through_pydantic(event)
