@@ -266,12 +266,6 @@ async def run_relay(service: str) -> None:
     configure_metrics(f"strefa-{service}-relay", settings.otlp_endpoint, settings.metrics_listen)
     infra = ClusterInfra.from_env()
     store = open_event_store(service, settings, infra)
-    timeout = infra.relay_startup_timeout
-    try:
-        async with asyncio.timeout(timeout):
-            await _open(store)
-    except TimeoutError:
-        raise StoreUnavailable(f"relay {service}: its event store did not open within {timeout:g} s") from None
     relay = Relay.next_to(
         settings.data_dir, service, store, infra.kafka, lag_sample_interval=settings.lag_sample_interval
     )
@@ -282,7 +276,7 @@ async def run_relay(service: str) -> None:
             loop.add_signal_handler(signum, task.cancel)
     log.info("relay_starting", service=service, topic=relay.topic, checkpoint=relay.checkpoint.load())
     try:
-        await relay.connect(timeout)
+        await relay.connect(infra.relay_startup_timeout, open_store=True)
         await relay.run()
     except asyncio.CancelledError:
         log.info("relay_stopped", service=service, published=relay.published)

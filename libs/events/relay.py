@@ -121,19 +121,24 @@ class Relay:
         await start_client(producer, self.config.bootstrap, f"start of relay {self.service}'s producer")
         self._producer = producer
 
-    async def connect(self, timeout: float) -> None:
-        """The relay's start: its event store answers, then Kafka takes the topic and the producer, tried
-        again until `timeout` seconds have passed (a broker still starting beside the relay is waited for).
-        Then StoreUnavailable or LogUnavailable naming what could not be reached: a relay whose servers are
-        down or misconfigured stops with a clear error instead of waiting without end. Outages after a
-        successful start are waited out by `run`."""
+    async def connect(self, timeout: float, *, open_store: bool = False) -> None:
+        """The relay's start, all of it within one deadline `timeout` seconds away: its event store opens
+        (with `open_store`) and answers, then Kafka takes the topic and the producer, each tried again
+        until the deadline (a broker still starting beside the relay is waited for). Then StoreUnavailable
+        or LogUnavailable naming what could not be reached: a relay whose servers are down or misconfigured
+        stops with a clear error instead of waiting without end. Outages after a successful start are
+        waited out by `run`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         logged = False
+        opened = not open_store
         while True:
             reached_store = False
             try:
                 async with asyncio.timeout_at(deadline):
+                    if not opened:
+                        await self._open_store()
+                        opened = True
                     await self.store.ping()
                     reached_store = True
                     await self.start()
@@ -142,8 +147,9 @@ class Relay:
                 reason = "no answer" if isinstance(error, TimeoutError) else str(error) or repr(error)
                 if loop.time() + self.retry_delay >= deadline:
                     if not reached_store:
+                        failed = "answer" if opened else "open"
                         raise StoreUnavailable(
-                            f"relay {self.service}: its event store did not answer within {timeout:g} s: {reason}"
+                            f"relay {self.service}: its event store did not {failed} within {timeout:g} s: {reason}"
                         ) from error
                     raise LogUnavailable(
                         f"relay {self.service}: Kafka at {self.config.bootstrap} could not be reached within "
@@ -153,6 +159,11 @@ class Relay:
                     log.warning("relay_waiting_to_start", service=self.service, timeout=timeout, error=reason)
                     logged = True
             await asyncio.sleep(self.retry_delay)
+
+    async def _open_store(self) -> None:
+        opener = getattr(self.store, "open", None)  # not in the port: EventStoreDB's connects, SQLite's opens a file
+        if callable(opener):
+            await opener()
 
     async def stop(self) -> None:
         if self._producer is not None:

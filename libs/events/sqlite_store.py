@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import sqlite3
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
@@ -40,9 +41,6 @@ _COLUMNS = (
     "position, event_id, stream_id, stream_version, type, version, occurred_at, correlation_id, "
     "causation_id, client_id, actor, data, trace_context"
 )
-# A writer in another process cannot wake us; followers look again at least this often.
-_CROSS_PROCESS_POLL_SECONDS = 0.5
-
 
 # One statement, so one trip to the database thread and atomic on its own: it inserts the batch's rows
 # only if the stream is still at the expected version (the last two parameters; NULL = any) and none of
@@ -73,11 +71,12 @@ class SqliteEventStore:
     """A bigger batch is written in several statements inside one transaction (SQLite bounds the
     number of parameters of one statement)."""
 
-    def __init__(self, path: Path | str, name: str = "events", *, cross_process_poll_interval: float = 0.01) -> None:
+    def __init__(self, path: Path | str, name: str = "events", *, cross_process_poll_interval: float = 0.05) -> None:
         self.name = name
         self.cross_process_poll_interval = cross_process_poll_interval
-        """How often `wait_for_append` asks the file whether another connection committed. Each look wakes
-        the event loop and SQLite's thread: a waiter looking every 10 ms costs about 3 % of a core."""
+        """How often a waiting follower (`wait_for_append`, `subscribe`) asks the file whether another
+        connection committed; appends through this store wake it at once. Each look wakes the event loop
+        and SQLite's thread: a waiter looking every 10 ms costs 3 to 5 % of a core, every 50 ms about 1 %."""
         self._path = str(path)
         self._db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -93,7 +92,7 @@ class SqliteEventStore:
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA busy_timeout=10000")
         await self._db.executescript(_SCHEMA)
-        self._seen_changes = (self._appends, await self._data_version())
+        self._seen_changes = await self._changes()
         return self
 
     @property
@@ -225,15 +224,17 @@ class SqliteEventStore:
         return int(row[0]) if row[0] is not None else None
 
     async def subscribe(self, after: int | None = None) -> AsyncGenerator[RecordedEvent, None]:
+        """Everything after `after`, then each new event, woken as `wait_for_append` is (with a mark of its
+        own, so any number of subscribers and the relay's waits do not take appends from one another)."""
         position = after
+        seen = await self._changes()  # taken before reading, so no append after the read is slept through
         while True:
-            appended = self.append_signal()
             batch = await self.read_all(after=position, limit=500)
             for event in batch:
                 yield event
                 position = event.global_position
             if not batch:
-                await wait_for_signal(appended, _CROSS_PROCESS_POLL_SECONDS)
+                seen = await self._next_change(seen, math.inf)
 
     def append_signal(self) -> asyncio.Event:
         """Set by the next append in this process. Take it before reading, so no append is missed."""
@@ -247,20 +248,26 @@ class SqliteEventStore:
         an occasional early return. Appends in this process wake it at once; other writers are noticed by
         asking SQLite every `cross_process_poll_interval` seconds, and only while someone waits. Meant for
         one follower per store: the mark is shared, so a second follower may sleep until its timeout
-        through an append the first one's wait already returned for."""
+        through an append the first one's wait already returned for (`subscribe` keeps its own mark)."""
+        self._seen_changes = await self._next_change(self._seen_changes, timeout)
+
+    async def _next_change(self, seen: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """Waits until the changes differ from `seen` (an append committed since it was taken), at most
+        `timeout` seconds; returns the changes it saw last, the mark for the next wait."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        seen = self._seen_changes
         while True:
             appended = self._appended  # taken before looking, so an append during the look is not missed
-            changes = (self._appends, await self._data_version())
-            if changes != seen:
-                self._seen_changes = changes
-                return
+            changes = await self._changes()
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
+            if changes != seen or remaining <= 0:
+                return changes
             await wait_for_signal(appended, min(self.cross_process_poll_interval, remaining))
+
+    async def _changes(self) -> tuple[int, int]:
+        """(appends through this store, PRAGMA data_version): differs from an earlier reading once anyone
+        committed an append to the file since."""
+        return self._appends, await self._data_version()
 
     async def _data_version(self) -> int:
         """Changes whenever another connection commits to the file; not by this connection's commits."""

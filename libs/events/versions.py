@@ -17,9 +17,11 @@ The ops tool drops the old physical collection only a grace period (default 2 s,
 `alias_ttl`) after the switch, so a query or a batch that resolved the alias before the switch still
 finds its collection. A batch can still write to the old version after the drop (a short grace, a
 batch that took longer), which re-creates it: so the drop is marked in the alias first
-(`dropped_below`), and a live runner reads the alias again after each batch and, when the version it
-wrote to is marked dropped, drops it again (`drop_version`, idempotent). Either the runner's read comes
-after the mark, or its write came before the ops tool's drop: nothing the batch wrote survives.
+(`dropped_below`), and the alias read that starts a live runner's next batch, the first read after the
+write, checks the version the previous batch wrote to: when it is marked dropped, the runner drops it
+again (`drop_version`, idempotent) and follows the new version. Either that read comes after the mark,
+or the write came before the ops tool's drop: nothing the batch wrote survives, and a batch costs no
+read of its own for it (a runner starts its next batch, and so makes that read, right after a batch).
 
 The bookkeeping collections (checkpoints, consumer status, dead letters, the aliases themselves) are
 never aliased.
@@ -186,8 +188,8 @@ class VersionedProjectionRunner(ProjectionRunner):
     that one collection, so a batch of the old version's group never writes into the new version
     (which would overwrite newer documents with older ones). A batch whose collection disappeared
     under it (dropped after a switch) is abandoned uncommitted and the new version's group goes on.
-    After each batch it reads the alias again: a batch that wrote to a version dropped meanwhile has
-    re-created it, and the runner drops it again (see the module doc).
+    A batch that wrote to a version dropped meanwhile has re-created it: the alias read of the next
+    batch notices and the runner drops it again (see the module doc).
     """
 
     def __init__(
@@ -214,6 +216,8 @@ class VersionedProjectionRunner(ProjectionRunner):
         self.versions = store
         self.consumer_for = consumer_for
         self.version: int | None = None
+        self._written_to: int | None = None
+        """The version the previous batch wrote to, until an alias read made after that write checked it."""
 
     async def sync_version(self) -> Alias:
         """Reads the alias, follows the active version's consumer group and pins the collection."""
@@ -230,28 +234,32 @@ class VersionedProjectionRunner(ProjectionRunner):
 
     async def run_once(self) -> int:
         alias = await self.sync_version()
+        await self._drop_if_rewritten(alias)
         if alias.leased(utc_now()):
             await asyncio.sleep(self.idle_timeout)
             return 0
         try:
             events = await super().run_once()
         except Exception:
-            if (await self._after_batch(alias)).version == alias.version:
+            self._written_to = alias.version  # it may have written part of the batch
+            current = await self.versions.alias(self.logical.collection.name)
+            await self._drop_if_rewritten(current)
+            if current.version == alias.version:
                 raise
             log.info("batch_abandoned_after_switch", consumer=self.name, version=alias.version)
             return 0
         if events:
-            await self._after_batch(alias)
+            self._written_to = alias.version
         return events
 
-    async def _after_batch(self, pinned: Alias) -> Alias:
-        """Reads the alias again; when the version the batch wrote to was dropped meanwhile, drops what
-        the batch re-created of it."""
-        current = await self.versions.alias(self.logical.collection.name)
-        if pinned.version < current.dropped_below:
-            await drop_version(self.versions.inner, self.service, self.logical, pinned.version)
-            log.info("dropped_version_removed_again", consumer=self.name, version=pinned.version)
-        return current
+    async def _drop_if_rewritten(self, current: Alias) -> None:
+        """`current` was read after the previous batch's writes: when the version they went to was dropped
+        meanwhile, drops what they re-created of it."""
+        written_to = self._written_to
+        if written_to is not None and written_to < current.dropped_below:
+            await drop_version(self.versions.inner, self.service, self.logical, written_to)
+            log.info("dropped_version_removed_again", consumer=self.name, version=written_to)
+        self._written_to = None  # kept while the drop fails: the next attempt's read checks again
 
     async def current_status(self) -> ConsumerStatus:
         await self.sync_version()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from libs.events import sqlite_store
 from libs.events.sqlite_store import SqliteEventStore
 from libs.events.store import NO_STREAM, DuplicateEventIds, WrongExpectedVersion
 from tests.contract.test_event_store import new_event
@@ -19,11 +18,8 @@ from tests.servers import ROOT
 StoreOpener = Callable[[], Awaitable[SqliteEventStore]]
 
 
-async def test_live_subscribers_are_woken_by_the_append_not_by_polling(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_store, "_CROSS_PROCESS_POLL_SECONDS", 3600)
-    store = await SqliteEventStore(tmp_path / "events.db").open()
+async def test_live_subscribers_are_woken_by_the_append_not_by_polling(tmp_path: Path) -> None:
+    store = await SqliteEventStore(tmp_path / "events.db", cross_process_poll_interval=3600).open()
     subscription = store.subscribe()
     first = asyncio.ensure_future(anext(subscription))
     await asyncio.sleep(0.1)  # the follower is now waiting, with nothing to read
@@ -33,6 +29,41 @@ async def test_live_subscribers_are_woken_by_the_append_not_by_polling(
     assert event.data["n"] == 7
     await subscription.aclose()
     await store.close()
+
+
+async def test_subscribers_and_the_relays_wait_are_all_woken_by_one_append(tmp_path: Path) -> None:
+    """Each follower keeps its own mark: one append wakes every subscriber and the wait, none takes it
+    from the others."""
+    store = await SqliteEventStore(tmp_path / "events.db", cross_process_poll_interval=3600).open()
+    subscriptions = [store.subscribe(), store.subscribe()]
+    firsts = [asyncio.ensure_future(anext(subscription)) for subscription in subscriptions]
+    waiting = asyncio.ensure_future(store.wait_for_append(timeout=3600))
+    await asyncio.sleep(0.1)  # every follower is now waiting, with nothing to read
+    assert not any(future.done() for future in [*firsts, waiting])
+    await store.append("contracts-x-1", [new_event(7)], NO_STREAM)
+    events = await asyncio.wait_for(asyncio.gather(*firsts), 10)
+    await asyncio.wait_for(waiting, 10)
+    assert [event.data["n"] for event in events] == [7, 7]
+    for subscription in subscriptions:
+        await subscription.aclose()
+    await store.close()
+
+
+async def test_a_subscriber_sees_what_another_connection_appends(tmp_path: Path) -> None:
+    """The appends of another process are found by the same look at the file as `wait_for_append`'s."""
+    follower = await SqliteEventStore(tmp_path / "events.db").open()
+    writer = await SqliteEventStore(tmp_path / "events.db").open()
+    await writer.append("contracts-x-1", [new_event(1)], NO_STREAM)
+    subscription = follower.subscribe()
+    assert (await asyncio.wait_for(anext(subscription), 10)).data["n"] == 1
+    second = asyncio.ensure_future(anext(subscription))
+    await asyncio.sleep(0.1)  # the subscriber is now waiting, with nothing to read
+    assert not second.done()
+    await writer.append("contracts-x-1", [new_event(2)], 0)
+    assert (await asyncio.wait_for(second, 10)).data["n"] == 2
+    await subscription.aclose()
+    await writer.close()
+    await follower.close()
 
 
 async def test_two_connections_on_one_file_cannot_both_win(tmp_path: Path) -> None:

@@ -93,6 +93,57 @@ async def test_a_relay_whose_event_store_does_not_answer_stops_with_store_unavai
         await store.close()
 
 
+class SlowToOpen(SqliteEventStore):
+    """An event store whose file takes `delay` seconds to open (a slow or busy volume); None: it never opens."""
+
+    def __init__(self, path: Path, delay: float | None) -> None:
+        super().__init__(path, "billing")
+        self.delay = delay
+
+    async def open(self) -> SqliteEventStore:
+        if self.delay is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.delay or 0)
+        return await super().open()
+
+
+class CountingRelay(Relay):
+    """Counts its tries to reach Kafka."""
+
+    kafka_tries = 0
+
+    async def start(self) -> None:
+        self.kafka_tries += 1
+        await super().start()
+
+
+async def test_a_store_slow_to_open_leaves_kafka_only_the_rest_of_the_startup_time(tmp_path: Path) -> None:
+    store = SlowToOpen(tmp_path / "billing" / "events.db", delay=1.0)
+    relay = CountingRelay("billing", store, KafkaConfig(NOBODY), FileCheckpoint(tmp_path / "relay-checkpoint.json"))
+    relay.retry_delay = 1.5  # a second try fits only if Kafka got a whole timeout after the store opened
+    try:
+        with pytest.raises(LogUnavailable, match=r"relay billing: Kafka at 127\.0\.0\.1:1 .* within 2 s"):
+            await asyncio.wait_for(relay.connect(2.0, open_store=True), EXIT_BOUND)
+        await store.ping()  # the store did open, within the same deadline
+    finally:
+        await relay.stop()
+        await store.close()
+    assert relay.kafka_tries == 1
+
+
+async def test_a_store_that_does_not_open_within_the_startup_time_stops_the_relay(tmp_path: Path) -> None:
+    store = SlowToOpen(tmp_path / "billing" / "events.db", delay=None)
+    relay = CountingRelay("billing", store, KafkaConfig(NOBODY), FileCheckpoint(tmp_path / "relay-checkpoint.json"))
+    relay.retry_delay = 0.1
+    try:
+        with pytest.raises(StoreUnavailable, match="relay billing: its event store did not open within 1 s: no answer"):
+            await asyncio.wait_for(relay.connect(1.0, open_store=True), EXIT_BOUND)
+    finally:
+        await relay.stop()
+        await store.close()
+    assert relay.kafka_tries == 0
+
+
 def test_the_relay_startup_timeout_is_a_positive_number_of_seconds() -> None:
     base = {"KAFKA_BOOTSTRAP": "kafka:9092", "MONGO_URI": "mongodb://mongo:27017/"}
     assert ClusterInfra.from_env(base).relay_startup_timeout == DEFAULT_RELAY_STARTUP_TIMEOUT == 30.0
