@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 Document = dict[str, Any]
@@ -60,6 +61,28 @@ class Collection:
                 raise UndeclaredIndex(self.name, name)
 
 
+def stamp(moment: datetime) -> str:
+    """A moment as stored in documents: UTC ISO 8601 to the microsecond, so stamps compare as strings."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class HitWindow:
+    """A counter's current window: when it started and the hits counted in it so far (this one included)."""
+
+    start: datetime
+    hits: int
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> HitWindow:
+        return cls(datetime.fromisoformat(doc["start"]), int(doc["hits"]))
+
+
+def fresh_window(doc_id: str, now: datetime, window: timedelta) -> Document:
+    """A counter document (see `DocumentStore.add_hit`) whose window starts with this hit."""
+    return {"_id": doc_id, "start": stamp(now), "last": stamp(now), "hits": 1, "expires_at": stamp(now + window)}
+
+
 class DocumentStore(Protocol):
     """Every adapter passes tests/contract/test_document_store.py."""
 
@@ -87,6 +110,12 @@ class DocumentStore(Protocol):
     async def delete(self, collection: Collection, doc_ids: Sequence[str]) -> None: ...
 
     async def drop(self, collection: Collection) -> None: ...
+
+    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+        """Counts one hit on the counter `doc_id`, atomically for every process using the store, and
+        returns its current window. A window starts at the first hit after the previous one expired and
+        lasts `window`. The counter is the document `{_id, start, last, hits, expires_at}` (`stamp`s);
+        `collection` declares an index on `expires_at` so expired counters can be found and deleted."""
 
     async def ping(self) -> None: ...
 

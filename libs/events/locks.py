@@ -9,17 +9,29 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
+class LockBusy(Exception):
+    """The lock was not free within the wait allowed."""
+
+
 class KeyedLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, wait: float | None = None) -> AsyncIterator[None]:
+        """Holds `key`'s lock; with `wait`, LockBusy when it is not free within that many seconds."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
+            try:
+                async with asyncio.timeout(wait):
+                    await lock.acquire()
+            except TimeoutError:
+                raise LockBusy(key) from None
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             lock, users = self._locks[key]
             if users <= 1:

@@ -15,15 +15,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from libs.events import jsonutil
-from libs.events.docstore import Collection, Document, DuplicateKey, Filter, Sort, StoreUnavailable
+from libs.events.docstore import (
+    Collection,
+    Document,
+    DuplicateKey,
+    Filter,
+    HitWindow,
+    Sort,
+    StoreUnavailable,
+    fresh_window,
+    stamp,
+)
 
 _DUPLICATE_KEY = 11000
 _CHUNK = 500
@@ -204,6 +215,26 @@ class MongoDocumentStore:
         await self.ensure(collection)
         async with _reachable(f"deletion in {collection.name}"):
             await self._coll(collection).delete_many({"_id": {"$in": list(doc_ids)}})
+
+    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+        await self.ensure(collection)
+        coll = self._coll(collection)
+        async with _reachable(f"add_hit {collection.name}"):
+            for _ in range(3):
+                counted = await coll.find_one_and_update(
+                    {"_id": doc_id, "expires_at": {"$gt": stamp(now)}},
+                    {"$inc": {"hits": 1}, "$set": {"last": stamp(now)}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if counted is not None:
+                    return HitWindow.from_doc(counted)
+                fresh = fresh_window(doc_id, now, window)
+                try:  # no counter, or an expired one: this hit starts the window, unless another process's did
+                    await coll.replace_one({"_id": doc_id, "expires_at": {"$lte": stamp(now)}}, fresh, upsert=True)
+                except DuplicateKeyError:
+                    continue
+                return HitWindow.from_doc(fresh)
+        raise StoreUnavailable(f"add_hit {collection.name}: the counter kept changing under three tries")
 
     async def drop(self, collection: Collection) -> None:
         async with _reachable(f"drop {collection.name}"):

@@ -10,13 +10,23 @@ import contextlib
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from libs.events import jsonutil
-from libs.events.docstore import Collection, Document, DuplicateKey, Filter, Sort
+from libs.events.docstore import (
+    Collection,
+    Document,
+    DuplicateKey,
+    Filter,
+    HitWindow,
+    Sort,
+    fresh_window,
+    stamp,
+)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _SQL_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -158,6 +168,29 @@ class SqliteDocumentStore:
                 f"DELETE FROM {_table(collection)} WHERE id = ?",  # noqa: S608
                 [(doc_id,) for doc_id in doc_ids],
             )
+
+    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+        await self.ensure(collection)
+        table = _table(collection)
+        async with self._write_lock:
+            try:  # BEGIN IMMEDIATE takes the write lock first: the read and the write are one step
+                await self.db.execute("BEGIN IMMEDIATE")
+                rows = list(await self.db.execute_fetchall(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)))  # noqa: S608
+                doc = jsonutil.loads(rows[0][0]) if rows else None
+                if doc is None or doc["expires_at"] <= stamp(now):
+                    doc = fresh_window(doc_id, now, window)
+                else:
+                    doc |= {"hits": int(doc["hits"]) + 1, "last": stamp(now)}
+                await self.db.execute(
+                    f"INSERT INTO {table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",  # noqa: S608
+                    (doc_id, jsonutil.dumps(doc)),
+                )
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+        return HitWindow.from_doc(doc)
 
     async def drop(self, collection: Collection) -> None:
         # DROP TABLE fails with "database table is locked" while a read of this connection is

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from libs.events.docstore import Collection, Document, DocumentStore, Filter, Sort
+from libs.events.docstore import Collection, Document, DocumentStore, Filter, HitWindow, Sort
 from libs.events.envelope import DomainEvent, RecordedEvent, utc_now
 from libs.events.eventlog import CHECKPOINTS, LogConsumer
 from libs.events.pii import PersonalData
@@ -161,6 +161,9 @@ class VersionedDocumentStore:
 
     async def drop(self, collection: Collection) -> None:
         await self.inner.drop(await self.physical(collection))
+
+    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+        return await self.inner.add_hit(await self.physical(collection), doc_id, now, window)
 
     async def ping(self) -> None:
         await self.inner.ping()

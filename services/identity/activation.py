@@ -68,8 +68,8 @@ async def start(
 ) -> Accepted:
     """Always 202, the same body: the SMS goes out only to a provisioned, not yet active account."""
     now = runtime.clock()
-    identity.limits.start_ip.hit(client_ip(request, identity), now)
-    identity.limits.start_email.hit(body.email, now)
+    await identity.limits.start_ip.hit(client_ip(request, identity), now)
+    await identity.limits.start_email.hit(body.email, now)
     background.add_task(issue_code, runtime, identity, body.email, now, event_context(request))
     return Accepted()
 
@@ -102,8 +102,8 @@ async def issue_code(
 async def verify(body: VerifyIn, request: Request, runtime: Runtime, identity: IdentityDep) -> LinkSent:
     """The right code: the e-mail with the activation link goes out. Anything else: one 400 answer."""
     now = runtime.clock()
-    identity.limits.verify_ip.hit(client_ip(request, identity), now)
-    identity.limits.verify_email.hit(body.email, now)
+    await identity.limits.verify_ip.hit(client_ip(request, identity), now)
+    await identity.limits.verify_email.hit(body.email, now)
     account_id, _ = await login_account(runtime, body.email)
     code_hash = identity.codes.hash(account_id, body.code)
     token = link_token(account_id)
@@ -131,7 +131,7 @@ async def verify(body: VerifyIn, request: Request, runtime: Runtime, identity: I
 async def complete(body: CompleteIn, request: Request, runtime: Runtime, identity: IdentityDep) -> Activated:
     """The link's token and the person's own password: the account is active."""
     now = runtime.clock()
-    identity.limits.complete_ip.hit(client_ip(request, identity), now)
+    await identity.limits.complete_ip.hit(client_ip(request, identity), now)
     account_id = parse_link_token(body.token)
     if account_id is None:
         raise refuse_link()

@@ -69,7 +69,7 @@ async def request_email_change(
 ) -> Sent:
     """202 whether or not the address is free (no enumeration); 403 for a wrong current password."""
     now = runtime.clock()
-    identity.limits.contact_ip.hit(client_ip(request, identity), now)
+    await identity.limits.contact_ip.hit(client_ip(request, identity), now)
     account_id = principal.account_id
     state, _ = await runtime.commands.load(account, account_id)
     if state.person is None:
@@ -130,7 +130,7 @@ async def confirm_email_change(
 ) -> Changed:
     """The link's token (no login needed: it may be opened on another device). One 400 for anything wrong."""
     now = runtime.clock()
-    identity.limits.contact_ip.hit(client_ip(request, identity), now)
+    await identity.limits.contact_ip.hit(client_ip(request, identity), now)
     account_id = parse_link_token(body.token)
     if account_id is None:
         raise refuse_contact_link()
@@ -158,7 +158,7 @@ async def request_phone_change(
     body: PhoneChangeIn, principal: Authenticated, request: Request, runtime: Runtime, identity: IdentityDep
 ) -> Sent:
     now = runtime.clock()
-    identity.limits.contact_ip.hit(client_ip(request, identity), now)
+    await identity.limits.contact_ip.hit(client_ip(request, identity), now)
     account_id = principal.account_id
     state, _ = await runtime.commands.load(account, account_id)
     if state.person is None:
@@ -211,7 +211,7 @@ async def confirm_phone_change(
     body: PhoneConfirmIn, principal: Authenticated, request: Request, runtime: Runtime, identity: IdentityDep
 ) -> Changed:
     now = runtime.clock()
-    identity.limits.contact_ip.hit(client_ip(request, identity), now)
+    await identity.limits.contact_ip.hit(client_ip(request, identity), now)
     account_id = principal.account_id
     command = ConfirmPhoneChange(
         now, identity.codes.hash(account_id, body.code, purpose="phone-change"), principal.session_id

@@ -8,6 +8,7 @@ import os
 import tempfile
 import threading
 import weakref
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ import structlog
 from fastapi import Depends, Request
 from nacl.public import PublicKey
 
+from libs.events.docstore import DocumentStore
 from libs.events.locks import KeyedLocks
 from libs.events.sealed import (
     NOTIFICATIONS_SEALING_KEY,
@@ -28,7 +30,7 @@ from libs.events.service.runtime import ServiceRuntime
 from libs.events.tokens import AccessClaims, SigningKeyError, SigningKeyring, SigningKeys, jwks, key_id, sign
 from services.identity.credentials import CodeHasher, load_or_create_pepper
 from services.identity.domain import Backoff, Grant
-from services.identity.limits import FailureBackoff, Rate, RateLimiter
+from services.identity.limits import FailureBackoff, Rate, RateLimiter, sweep_limits_forever
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
 
@@ -38,9 +40,9 @@ PEPPER_FILE = "identity-code-pepper"
 
 
 class Limits:
-    def __init__(self, settings: IdentitySettings, backoff: Backoff) -> None:
+    def __init__(self, settings: IdentitySettings, backoff: Backoff, store: DocumentStore) -> None:
         def rate(name: str, limit: tuple[int, int]) -> RateLimiter:
-            return RateLimiter(name, Rate(*limit))
+            return RateLimiter(name, Rate(*limit), store)
 
         self.start_email = rate("start-email", settings.activation_start_per_email)
         self.start_ip = rate("start-ip", settings.activation_start_per_ip)
@@ -50,13 +52,15 @@ class Limits:
         self.login_ip = rate("login-ip", settings.login_per_ip)
         self.refresh_ip = rate("refresh-ip", settings.refresh_per_ip)
         self.contact_ip = rate("contact-ip", settings.login_per_ip)
-        self.login_email = FailureBackoff("login-email", backoff)
+        email_memory = timedelta(seconds=settings.login_email_failure_memory_seconds)
+        self.login_email = FailureBackoff("login-email-failures", backoff, store, email_memory)
         ip_backoff = Backoff(settings.ip_free_failures, backoff.base_seconds, backoff.cap_seconds)
-        self.login_address = FailureBackoff("login-ip", ip_backoff, forget_seconds=24 * 3600)
+        ip_memory = timedelta(seconds=settings.ip_failure_memory_seconds)
+        self.login_address = FailureBackoff("login-ip-failures", ip_backoff, store, ip_memory)
 
 
 class Identity:
-    def __init__(self, settings: IdentitySettings) -> None:
+    def __init__(self, settings: IdentitySettings, store: DocumentStore) -> None:
         self.settings = settings
         secrets_dir = settings.secrets_dir
         self.keyring = SigningKeyring(secrets_dir)
@@ -69,7 +73,7 @@ class Identity:
         self.backoff = Backoff(
             settings.login_free_failures, settings.login_backoff_base_seconds, settings.login_backoff_max_seconds
         )
-        self.limits = Limits(settings, self.backoff)
+        self.limits = Limits(settings, self.backoff, store)
         self.locks = KeyedLocks()
         self._notifications_key: PublicKey | None = None
 
@@ -168,7 +172,8 @@ def identity_of(runtime: ServiceRuntime) -> Identity:
         settings = runtime.settings
         if not isinstance(settings, IdentitySettings):
             settings = IdentitySettings.model_validate(settings.model_dump())
-        identity = _identities[runtime] = Identity(settings)
+        # The counters are no projection: the store under the projections' version aliases holds them.
+        identity = _identities[runtime] = Identity(settings, runtime.documents.inner)
     return identity
 
 
@@ -178,6 +183,14 @@ async def on_start(runtime: ServiceRuntime) -> None:
     identity = await asyncio.to_thread(identity_of, runtime)
     await asyncio.to_thread(identity.signing_keys)
     log.info("identity_keys_ready", jwks=identity.settings.jwks_location)
+
+
+async def sweep_limits(runtime: ServiceRuntime) -> None:
+    """Identity's background loop (the worker): deletes expired rate-limit counters now and then."""
+    identity = identity_of(runtime)
+    interval = identity.settings.rate_limit_sweep_seconds
+    if interval > 0:
+        await sweep_limits_forever(runtime.documents.inner, runtime.clock, interval)
 
 
 async def get_identity(request: Request) -> Identity:

@@ -1,24 +1,29 @@
-"""In-process rate limits, failure backoff and per-account locks.
+"""Rate limits and failure backoff, shared by every identity process.
 
-In memory, per process: right for the embedded mode (one process). Behind several identity
-processes each one counts on its own, so the effective limit is multiplied by their number; the
-per-account lockout after failed logins is also kept in the account's events (LoginFailed), which
-every process honours. Keys are hashed so no e-mail address is kept in plain form either.
+The counters live in identity's document store and every hit is counted atomically there
+(`DocumentStore.add_hit`), so several identity API replicas count together: N replicas never allow N
+times the attempts. Keys are hashed, so no e-mail or client address is stored in plain form. The
+worker's sweep (`sweep_expired_limits`) deletes counters whose window has passed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import math
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+import structlog
+
+from libs.events.docstore import Collection, DocumentStore, Index, stamp
 from libs.events.errors import TooManyRequests
-from services.identity.domain import Backoff
+from services.identity.domain import Backoff, retry_after
 
-MAX_KEYS = 100_000
+log = structlog.get_logger(__name__)
+
+LIMITS = Collection("rate_limits", (Index.on("expires_at"),))
+SWEEP_BATCH = 1000
 
 
 def _key(*parts: str) -> str:
@@ -32,61 +37,62 @@ class Rate:
 
 
 class RateLimiter:
-    """At most `limit` hits per key in a fixed window of `per_seconds`."""
+    """At most `limit` hits per key in a window of `per_seconds` that starts at the key's first hit."""
 
-    def __init__(self, name: str, rate: Rate) -> None:
+    def __init__(self, name: str, rate: Rate, store: DocumentStore) -> None:
         self.name = name
         self.rate = rate
-        self._windows: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
+        self.store = store
 
-    def hit(self, key: str, now: datetime) -> None:
+    async def hit(self, key: str, now: datetime) -> None:
         """Counts a hit; TooManyRequests (429) once over the limit."""
-        hashed = _key(self.name, key)
-        start, count = self._windows.pop(hashed, (now, 0))
-        window = timedelta(seconds=self.rate.per_seconds)
-        if now - start >= window:
-            start, count = now, 0
-        self._windows[hashed] = (start, count + 1)
-        _bound(self._windows)
-        if count + 1 > self.rate.limit:
-            wait = math.ceil((start + window - now).total_seconds())
+        period = timedelta(seconds=self.rate.per_seconds)
+        window = await self.store.add_hit(LIMITS, _key(self.name, key), now, period)
+        if window.hits > self.rate.limit:
+            wait = retry_after(window.start + period, now)
             raise TooManyRequests("too_many_requests", "too many requests; wait and try again", wait)
 
 
 class FailureBackoff:
     """Counts failures per key; after `backoff.free` of them, refuses until an exponentially growing
-    delay has passed. A success resets the key; a key forgets after `forget_seconds` of quiet."""
+    delay after the last one has passed. A success clears the key; failures are remembered for
+    `memory` from the first one."""
 
-    def __init__(self, name: str, backoff: Backoff, forget_seconds: int | None = None) -> None:
+    def __init__(self, name: str, backoff: Backoff, store: DocumentStore, memory: timedelta) -> None:
         self.name = name
         self.backoff = backoff
-        self.forget_seconds = forget_seconds
-        self._failures: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
+        self.store = store
+        self.memory = memory
 
-    def check(self, key: str, now: datetime) -> None:
-        failures, last = self._failures.get(_key(self.name, key), (0, now))
-        if self._forgotten(last, now):
+    async def check(self, key: str, now: datetime) -> None:
+        counter = await self.store.get(LIMITS, _key(self.name, key))
+        if counter is None or counter["expires_at"] <= stamp(now):
             return
-        until = self.backoff.locked_until(failures, last)
+        until = self.backoff.locked_until(int(counter["hits"]), datetime.fromisoformat(counter["last"]))
         if until is not None and now < until:
-            wait = math.ceil((until - now).total_seconds())
-            raise TooManyRequests("too_many_attempts", "too many failed attempts; wait", wait)
+            raise TooManyRequests("too_many_attempts", "too many failed attempts; wait", retry_after(until, now))
 
-    def failed(self, key: str, now: datetime) -> int:
-        hashed = _key(self.name, key)
-        failures, last = self._failures.pop(hashed, (0, now))
-        failures = 1 if self._forgotten(last, now) else failures + 1
-        self._failures[hashed] = (failures, now)
-        _bound(self._failures)
-        return failures
+    async def failed(self, key: str, now: datetime) -> int:
+        return (await self.store.add_hit(LIMITS, _key(self.name, key), now, self.memory)).hits
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(_key(self.name, key), None)
-
-    def _forgotten(self, last: datetime, now: datetime) -> bool:
-        return self.forget_seconds is not None and (now - last).total_seconds() > self.forget_seconds
+    async def succeeded(self, key: str) -> None:
+        await self.store.delete(LIMITS, [_key(self.name, key)])
 
 
-def _bound(table: OrderedDict[str, Any]) -> None:
-    while len(table) > MAX_KEYS:
-        table.popitem(last=False)
+async def sweep_expired_limits(store: DocumentStore, now: datetime) -> int:
+    """Deletes the counters whose window has passed; returns how many."""
+    swept = 0
+    while expired := await store.find(LIMITS, {"expires_at": {"$lte": stamp(now)}}, limit=SWEEP_BATCH):
+        await store.delete(LIMITS, [counter["_id"] for counter in expired])
+        swept += len(expired)
+        if len(expired) < SWEEP_BATCH:
+            break
+    return swept
+
+
+async def sweep_limits_forever(store: DocumentStore, clock: Callable[[], datetime], interval: float) -> None:
+    while True:
+        swept = await sweep_expired_limits(store, clock())
+        if swept:
+            log.info("rate_limits_swept", counters=swept)
+        await asyncio.sleep(interval)

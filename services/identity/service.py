@@ -7,7 +7,7 @@ from services.identity.activation import router as activation
 from services.identity.backoffice import backoffice, dev
 from services.identity.clients import router as clients
 from services.identity.contact import router as contact
-from services.identity.context import on_start
+from services.identity.context import on_start, sweep_limits
 from services.identity.projections import PROJECTIONS
 from services.identity.reactors import reactors
 from services.identity.sessions import router as sessions
@@ -24,4 +24,5 @@ definition = ServiceDefinition(
     reactors=reactors,
     settings=IdentitySettings,
     on_start=on_start,
+    background=sweep_limits,
 )

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from libs.events.errors import Invalid, NotFound, Unauthenticated
+from libs.events.errors import Invalid, NotFound, TooManyRequests, Unauthenticated
+from libs.events.locks import LockBusy
 from libs.events.service.access import Authenticated, authenticate
 from libs.events.service.deps import Runtime, event_context
 from libs.events.service.runtime import ServiceRuntime
@@ -96,19 +97,23 @@ async def login(
 ) -> TokenOut:
     """One 401 answer for an unknown address, a wrong password or an account not (or no longer) active."""
     ip = client_ip(request, identity)
-    identity.limits.login_ip.hit(ip, runtime.clock())
+    await identity.limits.login_ip.hit(ip, runtime.clock())
     # One attempt at a time per address (in this process): wrong passwords sent in parallel are
     # counted and throttled as one by one would be, alike for known and unknown addresses.
-    async with identity.locks.hold(f"login:{sha256_hash(body.email)}"):
-        return await _attempt_login(body, request, response, runtime, identity, ip)
+    # Across processes the shared counters and the account's own events keep the count.
+    try:
+        async with identity.locks.hold(f"login:{sha256_hash(body.email)}", wait=identity.settings.login_queue_seconds):
+            return await _attempt_login(body, request, response, runtime, identity, ip)
+    except LockBusy:
+        raise TooManyRequests("too_many_attempts", "too many logins to this address at once; wait", 1) from None
 
 
 async def _attempt_login(
     body: LoginIn, request: Request, response: Response, runtime: ServiceRuntime, identity: Identity, ip: str
 ) -> TokenOut:
     now, limits = runtime.clock(), identity.limits
-    limits.login_email.check(body.email, now)
-    limits.login_address.check(ip, now)
+    await limits.login_email.check(body.email, now)
+    await limits.login_address.check(ip, now)
     account_id, state = await login_account(runtime, body.email)
     refusal = throttled(state, now)
     if refusal is not None:
@@ -119,14 +124,14 @@ async def _attempt_login(
     refresh = refresh_token(account_id, session_id)
     command = _login(identity, now, password_ok, body.client_id, session_id, refresh)
     if not password_ok:
-        limits.login_email.failed(body.email, now)
-        limits.login_address.failed(ip, now)
+        await limits.login_email.failed(body.email, now)
+        await limits.login_address.failed(ip, now)
         if state.status == "active":
             await _handle(runtime, identity, account_id, command, request)
         log.info("login_failed", account_id=account_id if state.status == "active" else None)
         raise Unauthenticated(*INVALID_CREDENTIALS)
     after = await _handle(runtime, identity, account_id, command, request)
-    limits.login_email.succeeded(body.email)
+    await limits.login_email.succeeded(body.email)
     started = after.sessions[session_id]
     grant = after.grants[started.client_id]
     log.info("session_started", account_id=account_id, session_id=session_id)
@@ -172,7 +177,7 @@ async def refresh(
 ) -> TokenOut:
     """A new access token and a new refresh token; the presented one is spent."""
     now = runtime.clock()
-    identity.limits.refresh_ip.hit(client_ip(request, identity), now)
+    await identity.limits.refresh_ip.hit(client_ip(request, identity), now)
     presented = _presented(request, identity, body)
     parsed = parse_refresh_token(presented[0]) if presented else None
     if presented is None or parsed is None:

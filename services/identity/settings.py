@@ -43,6 +43,23 @@ class IdentitySettings(ServiceSettings):
     login_backoff_base_seconds: int = 1
     login_backoff_max_seconds: int = 900
     ip_free_failures: int = Field(default=50, ge=1, description="Failed logins per client address before backoff.")
+    login_email_failure_memory_seconds: int = Field(
+        default=30 * 24 * 3600,
+        ge=60,
+        description="How long failed logins to an address nobody holds count, from the first (an account's own "
+        "count lasts until a successful login; this mirrors it closely enough not to tell the two apart).",
+    )
+    ip_failure_memory_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long failed logins from one client address count, from the first."
+    )
+    login_queue_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait of a login behind other logins to the same address in this process; past it 429.",
+    )
+    rate_limit_sweep_seconds: float = Field(
+        default=600.0, ge=0, description="How often the worker deletes expired rate-limit counters (0: never)."
+    )
 
     activation_start_per_email: tuple[int, int] = (5, 3600)
     """(requests, per seconds)."""

@@ -57,6 +57,30 @@ async def document_store(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
     await store.close()
 
 
+@pytest.fixture(params=["sqlite", "mongo"])
+async def document_store_pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[DocumentStore, DocumentStore]]:
+    """Two connections to one store, as two processes of a service have."""
+    if request.param == "mongo":
+        uri = server_setting("MONGO_URI")
+        if uri is None:
+            pytest.skip(MONGO_SKIP)
+        database = f"contract_{uuid4().hex[:12]}"
+        first = await MongoDocumentStore(uri, database).open()
+        second = await MongoDocumentStore(uri, database).open()
+        yield first, second
+        await first.drop_database()
+        await first.close()
+        await second.close()
+        return
+    first_sqlite = await SqliteDocumentStore(tmp_path / "readmodels.db").open()
+    second_sqlite = await SqliteDocumentStore(tmp_path / "readmodels.db").open()
+    yield first_sqlite, second_sqlite
+    await first_sqlite.close()
+    await second_sqlite.close()
+
+
 class LogHarness:
     """An event log under test, and a way to get events into it from a source service's store."""
 
