@@ -94,7 +94,7 @@ async def _reachable(what: str) -> AsyncIterator[None]:
     try:
         yield
     except (ServiceUnavailableError, DeadlineExceededError, DiscoveryFailedError) as error:
-        raise StoreUnavailable(f"EventStoreDB unavailable during {what}: {error!r}") from error
+        raise StoreUnavailable(f"EventStoreDB unavailable during {what} ({type(error).__name__})") from error
 
 
 class EsdbEventStore:

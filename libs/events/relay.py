@@ -32,6 +32,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from libs.events import jsonutil
 from libs.events.docstore import StoreUnavailable
 from libs.events.envelope import RecordedEvent, utc_now
+from libs.events.errors import describe
 from libs.events.eventlog import LogUnavailable
 from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events, start_client
 from libs.events.service import metrics
@@ -144,7 +145,7 @@ class Relay:
                     await self.start()
                 return
             except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
-                reason = "no answer" if isinstance(error, TimeoutError) else str(error) or repr(error)
+                reason = "no answer" if isinstance(error, TimeoutError) else describe(error)
                 if loop.time() + self.retry_delay >= deadline:
                     if not reached_store:
                         failed = "answer" if opened else "open"

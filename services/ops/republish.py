@@ -60,7 +60,7 @@ async def republish(store: EventStore, config: KafkaConfig, span: Span, progress
         await start_client(producer, config.bootstrap, "start of the producer")
     except (KafkaError, LogUnavailable, TimeoutError) as error:
         reason = error.__cause__ or error  # the Kafka error itself, not a LogUnavailable already naming the broker
-        raise LogUnavailable(f"cannot reach Kafka at {config.bootstrap}: {reason}") from None
+        raise LogUnavailable(f"cannot reach Kafka at {config.bootstrap} ({type(reason).__name__})") from error
     sent = 0
     after = span.first - 1
     progress(0, span.positions)
