@@ -3,12 +3,16 @@
 No enumeration: `start` answers 202 before it looks anything up (the work runs after the answer,
 the same hashing and sealing for every address); `verify` and `complete` give one answer for an
 unknown address, a wrong, expired, used or dead code or link, after the same work.
+
+The link's token is in its fragment (`/aktywacja#token=`), which browsers never send to a server
+(no access or proxy log, no Referer, no http.target of a span): the page posts it to `complete`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, status
@@ -111,7 +115,7 @@ async def verify(body: VerifyIn, request: Request, runtime: Runtime, identity: I
     async with identity.locks.hold(account_id):
         _, state = await login_account(runtime, body.email)
         person = state.person or NOBODY
-        link = f"{identity.settings.public_url.rstrip('/')}/aktywacja?token={token}"
+        link = f"{identity.settings.public_url.rstrip('/')}/aktywacja#token={quote(token, safe='')}"
         params = {"first_name": person.first_name, "link": link, "valid_until": warsaw_iso(expires_at)}
         mail = identity.seal(
             NotificationRequest(channel="email", to=person.email, template="activation_link", params=params)

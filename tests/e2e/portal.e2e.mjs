@@ -191,12 +191,25 @@ async function activate(page, person, password, prefix) {
   await page.getByText(`Na adres ${person.email} wysłaliśmy link aktywacyjny.`).waitFor();
   if (prefix) await shot(page, `${prefix}-3-link-sent`);
   const mail = await outbox(person.email, "activation_link", mailBefore);
-  const link = /(https?:\/\/[^\s"'<>]+\/aktywacja\?token=[^\s"'<>]+)/.exec(mail.text + " " + (mail.html ?? ""))?.[1];
+  const link = /(https?:\/\/[^\s"'<>]+\/aktywacja#token=[^\s"'<>]+)/.exec(mail.text + " " + (mail.html ?? ""))?.[1];
   assert.ok(link, `no activation link in the e-mail: ${mail.text}`);
   assert.ok(link.startsWith(BASE), `the link points elsewhere: ${link}`);
-  check(`activation link read from the e-mail to ${person.email}`);
+  assert.equal(new URL(link).search, "", `the link has a query: ${link}`);
+  check(`activation link read from the e-mail to ${person.email}, its token in the fragment only`);
 
-  await page.goto(link.replaceAll("&amp;", "&"));
+  // What the browser sends while the link's page is open (a URL as the server gets it: no fragment).
+  const secret = new URLSearchParams(new URL(link).hash.slice(1)).get("token").split(".")[1];
+  const sent = [];
+  const record = (request) => {
+    const url = new URL(request.url());
+    url.hash = "";
+    const headers = request.allHeaders().catch(() => request.headers());
+    sent.push(headers.then((all) => ({ url: url.href, headers: JSON.stringify(all), body: request.postData() ?? "" })));
+  };
+  page.on("request", record);
+  // Opened from the mail program: a page load of its own (a fragment change alone would not reload).
+  await page.goto("about:blank");
+  await page.goto(link);
   await heading(page, "Nadaj hasło");
   assert.ok(!page.url().includes("token="), "the link's token stays in the address bar");
   // A too short password: identity's policy, in Polish next to the field.
@@ -210,6 +223,17 @@ async function activate(page, person, password, prefix) {
   await page.getByLabel("Powtórz hasło").fill(password);
   await page.getByRole("button", { name: "Nadaj hasło" }).click();
   await page.getByText("Konto zostało aktywowane. Możesz się zalogować.").waitFor();
+  page.off("request", record);
+  const carrying = (request) => ["url", "headers", "body"].filter((part) => request[part].includes(secret));
+  const carried = (await Promise.all(sent)).flatMap((request) =>
+    carrying(request).map((part) => `${new URL(request.url).pathname} ${part}`),
+  );
+  assert.deepEqual(
+    carried,
+    ["/api/identity/activation/complete body", "/api/identity/activation/complete body"],
+    "the link's token went somewhere else than the body of /activation/complete",
+  );
+  check("the link's token left the browser only in the body of /activation/complete (no URL, no Referer)");
   if (prefix) await shot(page, `${prefix}-5-done`);
 }
 

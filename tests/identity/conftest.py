@@ -142,8 +142,10 @@ class Zone:
         return self.unseal(issued[-1])
 
     async def last_token(self, email: str) -> str:
-        link = (await self.last_mail(email)).params["link"]
-        return parse_qs(urlparse(link).query)["token"][0]
+        """The token of the last activation link: in its fragment (`/aktywacja#token=`), never in the query."""
+        link = urlparse((await self.last_mail(email)).params["link"])
+        assert (link.path, link.query) == ("/aktywacja", "")
+        return parse_qs(link.fragment)["token"][0]
 
     async def complete(self, token: str, password: str = PASSWORD) -> httpx.Response:
         return await self.http.post("/api/identity/activation/complete", json={"token": token, "password": password})

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+import structlog
 
 from services.identity.context import identity_of
 from tests.identity.conftest import PASSWORD, Zone, new_email, warsaw
@@ -41,7 +46,7 @@ async def test_the_whole_activation_sends_a_sealed_sms_and_mail_and_stores_only_
     mail = await zone.last_mail(email)
     assert (mail.channel, mail.to, mail.template) == ("email", email, "activation_link")
     assert mail.params["first_name"] == "Zofia"
-    assert mail.params["link"].startswith("http://127.0.0.1:8000/aktywacja?token=")
+    assert mail.params["link"].startswith("http://127.0.0.1:8000/aktywacja#token=")
     assert mail.params["valid_until"] == "2026-05-14T00:00:00+02:00"
     token = await zone.last_token(email)
     assert len(token.split(".", 1)[1]) >= 43  # 256 random bits, base64url
@@ -54,6 +59,38 @@ async def test_the_whole_activation_sends_a_sealed_sms_and_mail_and_stores_only_
     (activated,) = await zone.account_events(email, "AccountActivated")
     assert activated.data["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert (await zone.login(email)).status_code == 200
+
+
+@contextmanager
+def every_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
+    """structlog's entries at every level (the suite logs only warnings) and the standard library's from INFO."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    caplog.set_level(logging.INFO)
+    try:
+        with structlog.testing.capture_logs() as entries:
+            yield lambda: [repr(entry) for entry in entries] + [f"{r.name} {r.getMessage()}" for r in caplog.records]
+    finally:
+        structlog.configure(**saved)
+
+
+async def test_the_link_carries_its_token_only_in_the_fragment_and_no_log_line_holds_it(
+    zone: Zone, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fragment never reaches a server: no access or proxy log, no Referer, no span's http.target."""
+    email = new_email()
+    await zone.provision(email)
+    with every_log_line(caplog) as lines:
+        await zone.start(email)
+        assert (await zone.verify(email, (await zone.last_sms(email)).params["code"])).status_code == 200
+        link = urlsplit((await zone.last_mail(email)).params["link"])
+        token = parse_qs(link.fragment, strict_parsing=True)["token"][0]
+        assert (await zone.complete(token)).status_code == 200
+    assert (link.scheme, link.netloc, link.path, link.query) == ("http", "127.0.0.1:8000", "/aktywacja", "")
+    assert link.fragment == f"token={quote(token, safe='')}"
+    assert any("activation_link_issued" in line for line in lines())  # the logs were captured
+    secret = token.split(".", 1)[1]
+    assert [line for line in lines() if secret in line] == []
 
 
 @pytest.mark.parametrize("day", DAYS)

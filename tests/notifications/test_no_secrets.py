@@ -11,7 +11,7 @@ from tests.notifications.conftest import SmtpServer, StartPortal, free_port
 
 CODE = "739214"
 TOKEN = "Kx8vQ2pLm7RtZ4wYc9NbF3hJs6GdUe1A"
-LINK = f"https://strefaklienta.aliorleasing.pl/aktywacja?token={TOKEN}"
+LINK = f"https://strefaklienta.aliorleasing.pl/aktywacja#token={TOKEN}"
 PHONE = "+48601234567"
 EMAIL = "zofia.zolkiewska@nowak.pl"
 

@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useRef, useState } from "react";
+import { Link } from "react-router";
 import { identityApi } from "../api/identity";
 import { PublicLayout } from "../components/Layout";
 import { Alert, Form, SubmitButton, TextField } from "../components/ui";
 import { useForm } from "../components/useForm";
+import { useLinkToken } from "../components/useLinkToken";
 import { useI18n } from "../i18n";
 
 type Step = "email" | "code" | "sent";
@@ -185,14 +186,8 @@ function SetPassword({ token }: { token: string }) {
   );
 }
 
+/** Steps 1-3 at `/aktywacja`; step 5 at the e-mailed link, `/aktywacja#token=…`. */
 export function ActivationPage() {
-  const [params] = useSearchParams();
-  // The link's token is kept in memory and taken out of the address bar (history, screenshots).
-  const [token] = useState(() => params.get("token"));
-  useEffect(() => {
-    if (token && window.location.search.includes("token=")) {
-      window.history.replaceState(window.history.state, "", window.location.pathname);
-    }
-  }, [token]);
+  const token = useLinkToken();
   return <PublicLayout>{token ? <SetPassword token={token} /> : <ActivationSteps />}</PublicLayout>;
 }

@@ -13,6 +13,7 @@ import { useSession } from "../auth/session";
 import { Alert, Form, PageTitle, SubmitButton, TextField } from "../components/ui";
 import { useApi } from "../components/useApi";
 import { useForm, type BoundField, type FormBinding } from "../components/useForm";
+import { useLinkToken } from "../components/useLinkToken";
 import { useI18n, type Translate } from "../i18n";
 
 // What identity checks too (an e-mail address of at most 254 characters, a phone number, a 6-digit
@@ -232,26 +233,11 @@ function unanswered(error: unknown): error is ApiError {
   return isRetryable(error) || (error instanceof ApiError && error.status === 429);
 }
 
-/**
- * The link's token: in the fragment (`#token=…`), which the browser never sends to a server; links
- * e-mailed before it moved there carry it in the query (`?token=…`) and work until they expire.
- */
-function linkToken(): string | null {
-  const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  return fragment.get("token") ?? new URLSearchParams(window.location.search).get("token");
-}
-
 /** The page of the link e-mailed to the new address: `/potwierdz-email#token=…`. */
 export function LoginEmailConfirmationPage() {
   const { t } = useI18n();
   const { status, reloadMe } = useSession();
-  // The link's token is kept in memory and taken out of the address bar (history, screenshots).
-  const [token] = useState(linkToken);
-  useEffect(() => {
-    if (window.location.hash || window.location.search.includes("token=")) {
-      window.history.replaceState(window.history.state, "", window.location.pathname);
-    }
-  }, []);
+  const token = useLinkToken();
   const [attempt, setAttempt] = useState(0);
   const result = useApi(() => confirmOnce(token), [token, attempt]);
   // The session that asked for the change goes on (every other one ended): what it shows of the
