@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { identityApi } from "../api/identity";
 import { oncePerToken } from "../api/oncePerToken";
 import { profileApi, type Address, type Profile } from "../api/profile";
@@ -7,6 +7,7 @@ import { EInvoiceCard } from "../components/EInvoice";
 import { Alert, Async, Dialog, Form, PageTitle, SelectField, SubmitButton, TextField } from "../components/ui";
 import { useApi, useCatchUp } from "../components/useApi";
 import { useForm } from "../components/useForm";
+import { useLinkToken } from "../components/useLinkToken";
 import { useI18n } from "../i18n";
 import { ChangeLoginEmail, ChangePhone } from "./LoginContact";
 
@@ -270,10 +271,7 @@ const confirmOnce = oncePerToken(profileApi.confirmEInvoice);
 /** The page of the e-mailed link confirming an e-invoice address; the token is in the URL fragment. */
 export function EInvoiceConfirmationPage() {
   const { t } = useI18n();
-  const [token] = useState(() => new URLSearchParams(window.location.hash.replace(/^#/, "")).get("token"));
-  useEffect(() => {
-    if (window.location.hash) window.history.replaceState(window.history.state, "", window.location.pathname);
-  }, []);
+  const token = useLinkToken();
   const result = useApi(() => confirmOnce(token), [token]);
   return (
     <>
