@@ -4,24 +4,31 @@ that it catches a bad manifest)."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
+from unittest.mock import patch
 
 import yaml
 
+from libs.events.blobs import BlobStore, FileBlobStore
 from libs.events.service.metrics import parse_listen
+from libs.events.service.runtime import ServiceRuntime
 from libs.events.service.settings import ServiceSettings
 from libs.events.tokens import NEXT_SIGNING_KEY_FILE, RETIRED_SIGNING_KEYS_DIR, SIGNING_KEY_FILE
+from services.billing.blobs import document_files
 from services.billing.settings import BillingSettings
 from services.contracts.service import ContractsSettings
 from services.identity.settings import IdentitySettings
 from services.notifications.settings import NotificationsSettings
 from services.payments.settings import PaymentsSettings
+from services.profile.filing import attachment_files
 from services.profile.settings import ProfileSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +297,8 @@ class ComposeMount:
     kind: str
     """`secret`, `bind` or `volume`."""
     source: str
-    """The secret's file or the bind's host path (relative to deploy/, normalised), or the volume's name."""
+    """The secret's file or the bind's host path (relative to deploy/, normalised), or the volume's name
+    (empty: an anonymous volume)."""
     read_only: bool
 
 
@@ -306,6 +314,9 @@ def compose_mounts(service: Mapping[str, Any], document: Mapping[str, Any]) -> d
         source = posixpath.normpath(file) if file else f"<no secret {name} with a file>"
         mounts[target if target.startswith("/") else f"/run/secrets/{target}"] = ComposeMount("secret", source, True)
     for entry in service.get("volumes", []):
+        if isinstance(entry, str) and ":" not in entry:
+            mounts[entry] = ComposeMount("volume", "", False)  # an anonymous volume: the container's own
+            continue
         if isinstance(entry, str):
             source, _, rest = entry.partition(":")
             target, _, mode = rest.partition(":")
@@ -484,6 +495,183 @@ def k8s_metrics_findings(deployment: Mapping[str, Any], env: ContainerEnv) -> li
         if str(annotations.get(key)) != value:
             findings.append(f"{env.where}: pod annotation {key} is {annotations.get(key)!r}, not {value!r}")
     return findings
+
+
+# --- blobs: one shared volume per service -------------------------------------------------------
+
+BLOB_STORES: dict[str, Callable[[ServiceRuntime], BlobStore]] = {"billing": document_files, "profile": attachment_files}
+"""The services that keep files in the blob port (libs/events/blobs.py), each with the function it builds
+its store with: the blob folder is computed by the service's own code, not restated here."""
+APP_UID = 10001
+"""The app image's user (deploy/Dockerfile): it must be able to write the blob folder."""
+APP_STAGE = re.compile(r"^FROM \S+ AS app$(?P<stage>.*?)(?=^FROM |\Z)", re.MULTILINE | re.DOTALL)
+
+
+def services_building_file_blob_stores() -> set[str]:
+    """Every service whose code builds a FileBlobStore (so BLOB_STORES cannot miss one)."""
+    services = ROOT / "services"
+    return {
+        path.relative_to(services).parts[0]
+        for path in services.rglob("*.py")
+        if "FileBlobStore(" in path.read_text(encoding="utf-8")
+    }
+
+
+def blob_root(service: str, values: Mapping[str, str]) -> str:
+    """The folder `service`'s FileBlobStore writes to in a process with these environment variables,
+    as the service computes it (its settings class reads them, its store factory derives the folder)."""
+    with patch.dict(os.environ, values, clear=True):
+        settings = SETTINGS[service]()
+    store = BLOB_STORES[service](cast("ServiceRuntime", SimpleNamespace(settings=settings)))
+    assert isinstance(store, FileBlobStore), f"{service}: not a FileBlobStore"
+    return store.root.as_posix()
+
+
+def _holding_mount(path: str, mount_points: Iterable[str]) -> str | None:
+    """The mount point `path` is written to: the deepest one at or above it."""
+    above = [point for point in mount_points if path == point or path.startswith(point.rstrip("/") + "/")]
+    return max(above, key=len, default=None)
+
+
+@dataclass(frozen=True)
+class BlobPlace:
+    """Where a process's blobs end up: a volume (a claim, or a compose named volume) and the folder in it."""
+
+    volume: str
+    folder: str
+
+
+def _same_place_findings(where: str, service: str, places: Mapping[str, BlobPlace]) -> list[str]:
+    if not places:
+        return [f"{where}: no process keeps {service}'s blobs on a shared volume"]
+    if len(set(places.values())) == 1:
+        return []
+    shown = ", ".join(f"{name}: {place.volume}:{place.folder}" for name, place in sorted(places.items()))
+    return [
+        f"{where}: {service}'s processes keep blobs in different places ({shown}): one's files are missing on another"
+    ]
+
+
+def k8s_blob_findings(docs: tuple[dict[str, Any], ...]) -> list[str]:
+    """Every pod running a service that keeps blobs (its API replicas, its worker: whatever runs
+    `python -m services.<name>`) has its blob folder on a PersistentVolumeClaim, the same claim and
+    folder for all of them, never an emptyDir or the container's own filesystem; the claim is
+    ReadWriteMany with a storage request; the pod runs as the image's user with that fsGroup."""
+    deployments = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "Deployment"}
+    claims = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "PersistentVolumeClaim"}
+    findings: list[str] = []
+    places: dict[str, dict[str, BlobPlace]] = {service: {} for service in BLOB_STORES}
+    for name, deployment in deployments.items():
+        container = k8s_container(deployment)
+        service = service_of(list(container.get("args") or []))
+        if service not in BLOB_STORES:
+            continue
+        where = f"k8s Deployment {name}"
+        pod = deployment["spec"]["template"]["spec"]
+        findings += _k8s_blob_user_findings(where, pod, container)
+        root = blob_root(service, _literal_env(deployment, docs).values)
+        mounts = {mount["mountPath"]: mount for mount in container.get("volumeMounts", [])}
+        at = _holding_mount(root, mounts)
+        if at is None:
+            findings.append(f"{where}: nothing mounted at {service}'s blob folder {root}")
+            continue
+        mount = mounts[at]
+        volume: dict[str, Any] = next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), {})
+        if "persistentVolumeClaim" not in volume:
+            kind = next((key for key in volume if key != "name"), "missing")
+            findings.append(
+                f"{where}: {service}'s blob folder {root} is on the {kind} volume {mount['name']}, not a claim "
+                "every pod shares: a file one pod stores is missing on the others and goes with the pod"
+            )
+            continue
+        if mount.get("readOnly"):
+            findings.append(f"{where}: {service}'s blob folder {root} is mounted read-only")
+        folder = posixpath.join(mount.get("subPath", ""), posixpath.relpath(root, at))
+        places[service][name] = BlobPlace(volume["persistentVolumeClaim"]["claimName"], posixpath.normpath(folder))
+    for service, by_pod in places.items():
+        findings += _same_place_findings("k8s", service, by_pod)
+        for claim in sorted({place.volume for place in by_pod.values()}):
+            findings += _k8s_claim_findings(claim, claims.get(claim))
+    return findings
+
+
+def _k8s_blob_user_findings(where: str, pod: Mapping[str, Any], container: Mapping[str, Any]) -> list[str]:
+    pod_context, container_context = pod.get("securityContext") or {}, container.get("securityContext") or {}
+    findings: list[str] = []
+    user = container_context.get("runAsUser", pod_context.get("runAsUser"))
+    if user != APP_UID:
+        findings.append(f"{where}: runs as user {user}, not the image's {APP_UID}")
+    if pod_context.get("fsGroup") != APP_UID:
+        findings.append(
+            f"{where}: fsGroup is {pod_context.get('fsGroup')}, not {APP_UID}: the blob volume may not be writable"
+        )
+    if pod_context.get("fsGroupChangePolicy") != "OnRootMismatch":
+        findings.append(f"{where}: fsGroupChangePolicy is not OnRootMismatch: every start walks every blob")
+    return findings
+
+
+def _k8s_claim_findings(claim: str, found: Mapping[str, Any] | None) -> list[str]:
+    if found is None:
+        return [f"k8s: PersistentVolumeClaim {claim} does not exist"]
+    findings: list[str] = []
+    if found["spec"].get("accessModes") != ["ReadWriteMany"]:
+        modes = found["spec"].get("accessModes")
+        findings.append(
+            f"k8s PersistentVolumeClaim {claim}: accessModes {modes}, not [ReadWriteMany]: not every node can mount it"
+        )
+    if not ((found["spec"].get("resources") or {}).get("requests") or {}).get("storage"):
+        findings.append(f"k8s PersistentVolumeClaim {claim}: no storage request")
+    return findings
+
+
+def compose_blob_findings(document: Mapping[str, Any], app_user_folders: Collection[str]) -> list[str]:
+    """Every compose container running a service that keeps blobs (its API, its worker) has its blob
+    folder on a named volume declared in the file, the same volume and folder for all of them,
+    never a tmpfs, an anonymous volume or the container's own filesystem; the volume is mounted on a
+    folder of `app_user_folders` (the image's folders its user owns: a fresh named volume takes the
+    owner of the folder it is mounted on, and one that is root's cannot be written by the app)."""
+    findings: list[str] = []
+    declared = document.get("volumes") or {}
+    places: dict[str, dict[str, BlobPlace]] = {service: {} for service in BLOB_STORES}
+    for name, entry in document["services"].items():
+        service = service_of(list(entry.get("command") or []))
+        if service not in BLOB_STORES:
+            continue
+        where = f"docker-compose.yml services.{name}"
+        root = blob_root(service, compose_env(name, document).values)
+        mounts = compose_mounts(entry, document)
+        tmpfs = entry.get("tmpfs") or []
+        at = _holding_mount(root, [*mounts, *([tmpfs] if isinstance(tmpfs, str) else tmpfs)])
+        if at is None:
+            findings.append(f"{where}: nothing mounted at {service}'s blob folder {root}")
+            continue
+        mount = mounts.get(at)
+        if mount is None or mount.kind != "volume" or not mount.source:
+            kind = "tmpfs" if mount is None else mount.kind if mount.source else "anonymous volume"
+            findings.append(f"{where}: {service}'s blob folder {root} is on a {kind}, not a named volume")
+            continue
+        if mount.source not in declared:
+            findings.append(f"{where}: the volume {mount.source} is not declared under volumes")
+        if mount.read_only:
+            findings.append(f"{where}: {service}'s blob folder {root} is mounted read-only")
+        if at not in app_user_folders:
+            findings.append(f"{where}: the image has no folder {at} of its user: the volume {mount.source} is root's")
+        places[service][name] = BlobPlace(mount.source, posixpath.relpath(root, at))
+    for service, by_container in places.items():
+        findings += _same_place_findings("docker-compose.yml", service, by_container)
+    return findings
+
+
+def image_folders_of_the_app_user(dockerfile: str) -> set[str]:
+    """The folders the app stage of the Dockerfile makes (`mkdir -p`) and gives its user (`chown`)."""
+    stage = APP_STAGE.search(dockerfile)
+    assert stage is not None, "no app stage in the Dockerfile"
+    made = {path for match in re.finditer(r"mkdir -p ([^\\&\n]+)", stage["stage"]) for path in match[1].split()}
+    made |= {parent for path in made for parent in map(str, Path(path).parents) if parent != "/"}
+    owned = {
+        path for match in re.finditer(r"chown (?:-R )?\S+ ([^\\&\n]+)", stage["stage"]) for path in match[1].split()
+    }
+    return made & owned
 
 
 # --- inline secrets -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import yaml
 from libs.events.cluster import ClusterInfra
 from libs.events.service.settings import ServiceSettings
 from tests.deploy.manifests import (
+    BLOB_STORES,
     COMPOSE,
     DEPLOY,
     INFRA_ENV,
@@ -26,13 +27,17 @@ from tests.deploy.manifests import (
     SERVICES,
     SETTINGS,
     ContainerEnv,
+    blob_root,
     compose,
+    compose_blob_findings,
     compose_consumer_findings,
     compose_env,
     compose_keyring_findings,
     compose_metrics_findings,
     consumers_running,
     env_findings,
+    image_folders_of_the_app_user,
+    k8s_blob_findings,
     k8s_consumer_findings,
     k8s_container,
     k8s_docs,
@@ -43,6 +48,7 @@ from tests.deploy.manifests import (
     load_all,
     read_env_file,
     secret_findings,
+    services_building_file_blob_stores,
     yaml_files,
 )
 
@@ -462,6 +468,112 @@ def test_compose_healthchecks_hit_readyz_and_the_gateway_waits_for_them() -> Non
             check = " ".join(services[name]["healthcheck"]["test"])
             assert "http://127.0.0.1:8000/readyz" in check
         assert services["gateway"]["depends_on"][service] == {"condition": "service_healthy"}
+
+
+# --- blobs: one shared volume per service -------------------------------------------------------
+
+
+def _app_user_folders() -> set[str]:
+    return image_folders_of_the_app_user((DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
+
+
+def test_the_blob_checks_cover_every_service_that_keeps_files() -> None:
+    assert services_building_file_blob_stores() == set(BLOB_STORES)
+
+
+def test_k8s_keeps_each_services_blobs_on_one_read_write_many_claim_mounted_by_all_its_pods() -> None:
+    """A document stored through one API replica is read through another, by the worker's orphan
+    sweep, and after the pod that stored it is gone."""
+    assert k8s_blob_findings(k8s_docs()) == []
+    for service in BLOB_STORES:
+        # the API replicas and the worker use one folder (the relay never reads a blob)
+        roots = {blob_root(service, k8s_env(name).values) for name in (service, f"{service}-worker")}
+        assert len(roots) == 1, roots
+
+
+def test_compose_keeps_each_services_blobs_on_one_named_volume_of_its_api_and_worker() -> None:
+    assert compose_blob_findings(compose(), _app_user_folders()) == []
+
+
+def test_the_image_gives_its_user_the_data_and_blob_folders() -> None:
+    assert {"/data", "/data/blobs", "/blobs"} <= _app_user_folders()
+    assert image_folders_of_the_app_user("FROM python:3.11-slim AS app\nRUN mkdir -p /data/blobs\n") == set()
+
+
+def test_the_k8s_blob_check_catches_blobs_on_a_per_pod_or_unshared_volume() -> None:
+    def broken(change: str) -> str:
+        docs = copy.deepcopy(k8s_docs())
+        deployments = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "Deployment"}
+        claims = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "PersistentVolumeClaim"}
+        config_maps = {doc["metadata"]["name"]: doc for doc in docs if doc.get("kind") == "ConfigMap"}
+
+        def volumes(name: str) -> dict[str, dict[str, Any]]:
+            return {volume["name"]: volume for volume in deployments[name]["spec"]["template"]["spec"]["volumes"]}
+
+        def mounts(name: str) -> list[dict[str, Any]]:
+            mounted: list[dict[str, Any]] = k8s_container(deployments[name])["volumeMounts"]
+            return mounted
+
+        if change == "billing as it was: the PDFs in the data emptyDir":
+            for name in ("billing", "billing-worker"):
+                mounts(name)[:] = [mount for mount in mounts(name) if mount["name"] != "blobs"]
+        elif change == "the worker's blobs in an emptyDir":
+            blobs = volumes("billing-worker")["blobs"]
+            del blobs["persistentVolumeClaim"]
+            blobs["emptyDir"] = {}
+        elif change == "the claim ReadWriteOnce":
+            claims["profile-blobs"]["spec"]["accessModes"] = ["ReadWriteOnce"]
+        elif change == "the worker on a claim of its own":
+            volumes("profile-worker")["blobs"]["persistentVolumeClaim"]["claimName"] = "profile-worker-blobs"
+        elif change == "the worker in a subfolder of the claim":
+            next(mount for mount in mounts("profile-worker") if mount["name"] == "blobs")["subPath"] = "worker"
+        elif change == "the blob folder moved off the claim":
+            config_maps["profile-config"]["data"]["PROFILE_BLOB_DIR"] = "/data/blobs"
+        elif change == "no fsGroup":
+            del deployments["billing"]["spec"]["template"]["spec"]["securityContext"]["fsGroup"]
+        elif change == "the claim missing":
+            docs = tuple(doc for doc in docs if doc is not claims["billing-blobs"])
+        return " ".join(k8s_blob_findings(docs))
+
+    as_it_was = broken("billing as it was: the PDFs in the data emptyDir")
+    for name in ("billing", "billing-worker"):
+        assert f"Deployment {name}: billing's blob folder /data/blobs is on the emptyDir volume data" in as_it_was
+    assert "no process keeps billing's blobs on a shared volume" in as_it_was
+    assert "billing-worker: billing's blob folder /data/blobs is on the emptyDir volume blobs" in broken(
+        "the worker's blobs in an emptyDir"
+    )
+    assert "profile-blobs: accessModes ['ReadWriteOnce'], not [ReadWriteMany]" in broken("the claim ReadWriteOnce")
+    assert "profile's processes keep blobs in different places" in broken("the worker on a claim of its own")
+    assert "PersistentVolumeClaim profile-worker-blobs does not exist" in broken("the worker on a claim of its own")
+    assert "profile's processes keep blobs in different places" in broken("the worker in a subfolder of the claim")
+    moved = broken("the blob folder moved off the claim")
+    assert "Deployment profile: profile's blob folder /data/blobs is on the emptyDir volume data" in moved
+    assert "Deployment billing: fsGroup is None, not 10001" in broken("no fsGroup")
+    assert "PersistentVolumeClaim billing-blobs does not exist" in broken("the claim missing")
+
+
+def test_the_compose_blob_check_catches_blobs_a_container_keeps_alone_or_cannot_write() -> None:
+    def broken(change: str, folders: set[str] | None = None) -> str:
+        document = copy.deepcopy(compose())
+        services = document["services"]
+        if change == "a volume per container":
+            services["billing-worker"]["volumes"] = ["billing-worker-data:/data", "billing-worker-blobs:/data/blobs"]
+            document["volumes"] |= {"billing-worker-data": None, "billing-worker-blobs": None}
+        elif change == "an anonymous volume":
+            services["profile"]["volumes"] = ["profile-data:/data", "/blobs"]
+        elif change == "a tmpfs":
+            services["profile-worker"]["volumes"] = ["profile-data:/data"]
+            services["profile-worker"]["tmpfs"] = [*services["profile-worker"]["tmpfs"], "/blobs"]
+        elif change == "an undeclared volume":
+            del document["volumes"]["billing-blobs"]
+        return " ".join(compose_blob_findings(document, _app_user_folders() if folders is None else folders))
+
+    assert "billing's processes keep blobs in different places" in broken("a volume per container")
+    assert "services.profile: profile's blob folder /blobs is on a anonymous volume" in broken("an anonymous volume")
+    assert "services.profile-worker: profile's blob folder /blobs is on a tmpfs" in broken("a tmpfs")
+    assert "the volume billing-blobs is not declared" in broken("an undeclared volume")
+    no_blob_folder = broken("as is", _app_user_folders() - {"/data/blobs"})
+    assert "services.billing: the image has no folder /data/blobs of its user" in no_blob_folder
 
 
 # --- no inline secret ---------------------------------------------------------------------------
