@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.\d+\.(?P<kind>tmp|sweep)$")
-"""A put's temporary file (`.<name>.<pid>.tmp`) or a blob moved aside to be deleted (`.<name>.<pid>.sweep`)."""
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]+\.(?P<kind>tmp|sweep)$")
+"""A put's temporary file (`.<name>.<nonce>.tmp`) or a blob moved aside to be deleted (`.<name>.<nonce>.sweep`).
+The nonce is random: pods sharing the folder all run as pid 1, and one process may put a key twice at once.
+(Files left by older versions carry the pid there, which the pattern matches too.)"""
 
 
 class BlobRef(BaseModel):
@@ -161,7 +164,7 @@ def _version(found: os.stat_result) -> str:
 def _delete_if_unchanged(path: Path, version: str) -> bool:
     """Moves the file aside first (a rename: atomic, and a put meanwhile makes a new file), then looks at
     what it moved: the version listed goes; a newer one goes back unless a newer still is in place."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}.sweep")
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(8)}.sweep")
     try:
         os.rename(path, aside)
     except FileNotFoundError:
@@ -202,7 +205,7 @@ def _clean_leftover(path: Path, blob: Path, key: str, *, moved_aside: bool, befo
 
 def _write_atomically(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     with open(temporary, "wb") as file:
         file.write(content)
         file.flush()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -30,3 +31,13 @@ async def test_a_missing_blob_and_a_deleted_one_are_not_found(tmp_path: Path) ->
 async def test_keys_cannot_escape_the_root(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="bad blob key"):
         await FileBlobStore(tmp_path).put(key, b"x", "application/pdf")
+
+
+async def test_puts_of_one_key_at_the_same_time_leave_one_whole_version(tmp_path: Path) -> None:
+    """Two replicas sharing the folder (both pid 1), or one process putting a key twice at once: each put
+    writes its own temporary file, so the blob is one put's content, whole, and every put succeeds."""
+    store = FileBlobStore(tmp_path)
+    versions = [bytes([n]) * 200_000 for n in range(12)]
+    await asyncio.gather(*(store.put("documents/CL-1/fv.pdf", content, "application/pdf") for content in versions))
+    assert await store.get("documents/CL-1/fv.pdf") in versions
+    assert list(tmp_path.rglob(".*.tmp")) == []
