@@ -63,7 +63,7 @@ from libs.events.service.runtime import Reachable, ServiceDefinition, ServiceRun
 from libs.events.service.settings import ServiceSettings
 from libs.events.service.tracing import configure_tracing
 from libs.events.sqlite_store import SqliteEventStore
-from libs.events.store import EventStore
+from libs.events.store import EventStore, open_if_needed
 from libs.events.tokens import create_secret_file
 from libs.events.vault import MongoKeyVault
 
@@ -161,18 +161,6 @@ def open_event_store(service: str, settings: ServiceSettings, infra: ClusterInfr
     return SqliteEventStore(settings.data_dir / "events.db", service)
 
 
-async def _open(store: EventStore) -> None:
-    opener = getattr(store, "open", None)
-    if callable(opener):
-        await opener()
-
-
-async def _close(store: EventStore) -> None:
-    closer = getattr(store, "close", None)
-    if callable(closer):
-        await closer()
-
-
 class ClusterService:
     """One service's runtime on its event store, MongoDB (`strefa_<name>`) and Kafka.
 
@@ -214,7 +202,7 @@ class ClusterService:
 
     async def open(self) -> None:
         """Opens the stores; a clear error (never a hang) when the read-model server cannot be reached."""
-        await _open(self.events)
+        await open_if_needed(self.events)
         await self.documents.open()
         await self.documents.ping()
         await self.vault.open()
@@ -224,7 +212,7 @@ class ClusterService:
         await self.dead_letters.close()
         await self.documents.close()
         await self.vault.close()
-        await _close(self.events)
+        await self.events.close()
 
 
 def settings_for(definition: ServiceDefinition) -> ServiceSettings:
@@ -282,7 +270,7 @@ async def run_relay(service: str) -> None:
         log.info("relay_stopped", service=service, published=relay.published)
     finally:
         await relay.stop()
-        await _close(store)
+        await store.close()
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:

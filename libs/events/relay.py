@@ -37,7 +37,7 @@ from libs.events.eventlog import LogUnavailable
 from libs.events.kafka import KafkaConfig, ensure_topics, new_producer, send_events, start_client
 from libs.events.service import metrics
 from libs.events.service.tracing import links_to, mark_failed, tracer
-from libs.events.store import EventStore
+from libs.events.store import EventStore, open_if_needed
 
 log = structlog.get_logger(__name__)
 
@@ -138,7 +138,7 @@ class Relay:
             try:
                 async with asyncio.timeout_at(deadline):
                     if not opened:
-                        await self._open_store()
+                        await open_if_needed(self.store)
                         opened = True
                     await self.store.ping()
                     reached_store = True
@@ -160,11 +160,6 @@ class Relay:
                     log.warning("relay_waiting_to_start", service=self.service, timeout=timeout, error=reason)
                     logged = True
             await asyncio.sleep(self.retry_delay)
-
-    async def _open_store(self) -> None:
-        opener = getattr(self.store, "open", None)  # not in the port: EventStoreDB's connects, SQLite's opens a file
-        if callable(opener):
-            await opener()
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -227,7 +222,7 @@ class Relay:
             try:
                 sent = await self.publish_pending()
             except (KafkaError, LogUnavailable, StoreUnavailable, TimeoutError) as error:
-                log.warning("relay_waiting", service=self.service, error=repr(error))
+                log.warning("relay_waiting", service=self.service, error=describe(error))
                 await self.stop()  # a fresh idempotent producer: no sequence state from the failed batch
                 await self._sample_lag()
                 await asyncio.sleep(self.retry_delay)

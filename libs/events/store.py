@@ -64,3 +64,11 @@ class EventStore(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+async def open_if_needed(store: EventStore) -> None:
+    """Opens an adapter that needs opening (SQLite opens its file, EventStoreDB connects): not in the port,
+    as a store handed over already open has nothing to do."""
+    opener = getattr(store, "open", None)
+    if callable(opener):
+        await opener()

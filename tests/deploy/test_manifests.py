@@ -565,15 +565,15 @@ def test_the_compose_blob_check_catches_blobs_a_container_keeps_alone_or_cannot_
             services["profile-worker"]["volumes"] = ["profile-data:/data"]
             services["profile-worker"]["tmpfs"] = [*services["profile-worker"]["tmpfs"], "/blobs"]
         elif change == "an undeclared volume":
-            del document["volumes"]["billing-blobs"]
+            del document["volumes"]["billing-data"]
         return " ".join(compose_blob_findings(document, _app_user_folders() if folders is None else folders))
 
     assert "billing's processes keep blobs in different places" in broken("a volume per container")
     assert "services.profile: profile's blob folder /blobs is on a anonymous volume" in broken("an anonymous volume")
     assert "services.profile-worker: profile's blob folder /blobs is on a tmpfs" in broken("a tmpfs")
-    assert "the volume billing-blobs is not declared" in broken("an undeclared volume")
-    no_blob_folder = broken("as is", _app_user_folders() - {"/data/blobs"})
-    assert "services.billing: the image has no folder /data/blobs of its user" in no_blob_folder
+    assert "the volume billing-data is not declared" in broken("an undeclared volume")
+    no_blob_folder = broken("as is", _app_user_folders() - {"/data"})
+    assert "services.billing: the image has no folder /data of its user" in no_blob_folder
 
 
 # --- no inline secret ---------------------------------------------------------------------------
