@@ -111,10 +111,13 @@ class DocumentStore(Protocol):
 
     async def drop(self, collection: Collection) -> None: ...
 
-    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+    async def add_hit(
+        self, collection: Collection, doc_id: str, now: datetime, window: timedelta, *, sliding: bool = False
+    ) -> HitWindow:
         """Counts one hit on the counter `doc_id`, atomically for every process using the store, and
         returns its current window. A window starts at the first hit after the previous one expired and
-        lasts `window`. The counter is the document `{_id, start, last, hits, expires_at}` (`stamp`s);
+        lasts `window`; `sliding`: it lasts until `window` after the latest hit (forgotten after a quiet
+        `window`). The counter is the document `{_id, start, last, hits, expires_at}` (`stamp`s);
         `collection` declares an index on `expires_at` so expired counters can be found and deleted."""
 
     async def ping(self) -> None: ...

@@ -216,14 +216,17 @@ class MongoDocumentStore:
         async with _reachable(f"deletion in {collection.name}"):
             await self._coll(collection).delete_many({"_id": {"$in": list(doc_ids)}})
 
-    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+    async def add_hit(
+        self, collection: Collection, doc_id: str, now: datetime, window: timedelta, *, sliding: bool = False
+    ) -> HitWindow:
         await self.ensure(collection)
         coll = self._coll(collection)
+        extended = {"expires_at": stamp(now + window)} if sliding else {}
         async with _reachable(f"add_hit {collection.name}"):
             for _ in range(3):
                 counted = await coll.find_one_and_update(
                     {"_id": doc_id, "expires_at": {"$gt": stamp(now)}},
-                    {"$inc": {"hits": 1}, "$set": {"last": stamp(now)}},
+                    {"$inc": {"hits": 1}, "$set": {"last": stamp(now)} | extended},
                     return_document=ReturnDocument.AFTER,
                 )
                 if counted is not None:

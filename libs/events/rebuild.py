@@ -241,6 +241,8 @@ class Operations:
         raw = _raw(runner.versions)
         for abandoned in range(alias.version + 1, alias.highest + 1):  # left by an interrupted rebuild
             await drop_version(raw, ref.service, projection, abandoned)
+        for dropped in range(alias.dropped_below):  # one a late batch re-created after its drop, if any
+            await drop_version(raw, ref.service, projection, dropped)
         physical = _physical(projection, target)
         await raw.drop(physical)
         await raw.ensure(physical)

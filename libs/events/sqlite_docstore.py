@@ -169,7 +169,9 @@ class SqliteDocumentStore:
                 [(doc_id,) for doc_id in doc_ids],
             )
 
-    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
+    async def add_hit(
+        self, collection: Collection, doc_id: str, now: datetime, window: timedelta, *, sliding: bool = False
+    ) -> HitWindow:
         await self.ensure(collection)
         table = _table(collection)
         async with self._write_lock:
@@ -181,6 +183,8 @@ class SqliteDocumentStore:
                     doc = fresh_window(doc_id, now, window)
                 else:
                     doc |= {"hits": int(doc["hits"]) + 1, "last": stamp(now)}
+                    if sliding:
+                        doc["expires_at"] = stamp(now + window)
                 await self.db.execute(
                     f"INSERT INTO {table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",  # noqa: S608
                     (doc_id, jsonutil.dumps(doc)),

@@ -30,6 +30,7 @@ never aliased.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -162,8 +163,10 @@ class VersionedDocumentStore:
     async def drop(self, collection: Collection) -> None:
         await self.inner.drop(await self.physical(collection))
 
-    async def add_hit(self, collection: Collection, doc_id: str, now: datetime, window: timedelta) -> HitWindow:
-        return await self.inner.add_hit(await self.physical(collection), doc_id, now, window)
+    async def add_hit(
+        self, collection: Collection, doc_id: str, now: datetime, window: timedelta, *, sliding: bool = False
+    ) -> HitWindow:
+        return await self.inner.add_hit(await self.physical(collection), doc_id, now, window, sliding=sliding)
 
     async def ping(self) -> None:
         await self.inner.ping()
@@ -263,6 +266,14 @@ class VersionedProjectionRunner(ProjectionRunner):
             await drop_version(self.versions.inner, self.service, self.logical, written_to)
             log.info("dropped_version_removed_again", consumer=self.name, version=written_to)
         self._written_to = None  # kept while the drop fails: the next attempt's read checks again
+
+    async def stop(self) -> None:
+        """Stops; a batch written since the last alias read is checked once more, so a runner stopped
+        right after a late batch (a rollout, a scale-down) leaves nothing of a dropped version behind."""
+        await super().stop()
+        if self._written_to is not None:
+            with contextlib.suppress(Exception):  # the store is down: the next rebuild's sweep drops it
+                await self._drop_if_rewritten(await self.versions.alias(self.logical.collection.name))
 
     async def current_status(self) -> ConsumerStatus:
         await self.sync_version()

@@ -30,7 +30,7 @@ from libs.events.service.runtime import ServiceRuntime
 from libs.events.tokens import AccessClaims, SigningKeyError, SigningKeyring, SigningKeys, jwks, key_id, sign
 from services.identity.credentials import CodeHasher, load_or_create_pepper
 from services.identity.domain import Backoff, Grant
-from services.identity.limits import FailureBackoff, Rate, RateLimiter, sweep_limits_forever
+from services.identity.limits import CounterKeys, FailureBackoff, Rate, RateLimiter, sweep_limits_forever
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
 
@@ -40,9 +40,11 @@ PEPPER_FILE = "identity-code-pepper"
 
 
 class Limits:
-    def __init__(self, settings: IdentitySettings, backoff: Backoff, store: DocumentStore) -> None:
+    def __init__(self, settings: IdentitySettings, backoff: Backoff, store: DocumentStore, secret: bytes) -> None:
+        keys = CounterKeys(secret)
+
         def rate(name: str, limit: tuple[int, int]) -> RateLimiter:
-            return RateLimiter(name, Rate(*limit), store)
+            return RateLimiter(name, Rate(*limit), store, keys)
 
         self.start_email = rate("start-email", settings.activation_start_per_email)
         self.start_ip = rate("start-ip", settings.activation_start_per_ip)
@@ -53,10 +55,10 @@ class Limits:
         self.refresh_ip = rate("refresh-ip", settings.refresh_per_ip)
         self.contact_ip = rate("contact-ip", settings.login_per_ip)
         email_memory = timedelta(seconds=settings.login_email_failure_memory_seconds)
-        self.login_email = FailureBackoff("login-email-failures", backoff, store, email_memory)
+        self.login_email = FailureBackoff("login-email-failures", backoff, store, keys, email_memory)
         ip_backoff = Backoff(settings.ip_free_failures, backoff.base_seconds, backoff.cap_seconds)
         ip_memory = timedelta(seconds=settings.ip_failure_memory_seconds)
-        self.login_address = FailureBackoff("login-ip-failures", ip_backoff, store, ip_memory)
+        self.login_address = FailureBackoff("login-ip-failures", ip_backoff, store, keys, ip_memory)
 
 
 class Identity:
@@ -73,7 +75,7 @@ class Identity:
         self.backoff = Backoff(
             settings.login_free_failures, settings.login_backoff_base_seconds, settings.login_backoff_max_seconds
         )
-        self.limits = Limits(settings, self.backoff, store)
+        self.limits = Limits(settings, self.backoff, store, self.codes.pepper)
         self.locks = KeyedLocks()
         self._notifications_key: PublicKey | None = None
 

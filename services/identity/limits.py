@@ -2,14 +2,16 @@
 
 The counters live in identity's document store and every hit is counted atomically there
 (`DocumentStore.add_hit`), so several identity API replicas count together: N replicas never allow N
-times the attempts. Keys are hashed, so no e-mail or client address is stored in plain form. The
-worker's sweep (`sweep_expired_limits`) deletes counters whose window has passed.
+times the attempts. Counter ids are HMACs (`CounterKeys`), so no e-mail or client address can be read
+or matched from them. The worker's sweep (`sweep_expired_limits`) deletes counters whose window has
+passed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from libs.events.docstore import Collection, DocumentStore, Index, stamp
-from libs.events.errors import TooManyRequests
+from libs.events.errors import TooManyRequests, describe
 from services.identity.domain import Backoff, retry_after
 
 log = structlog.get_logger(__name__)
@@ -26,8 +28,15 @@ LIMITS = Collection("rate_limits", (Index.on("expires_at"),))
 SWEEP_BATCH = 1000
 
 
-def _key(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+class CounterKeys:
+    """A counter's id: an HMAC of the limit's name and the key (an e-mail or client address) with
+    identity's secret, so a stored id cannot be matched against a list of addresses."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def __call__(self, name: str, key: str) -> str:
+        return hmac.new(self._secret, f"{name}\0{key}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,15 +48,16 @@ class Rate:
 class RateLimiter:
     """At most `limit` hits per key in a window of `per_seconds` that starts at the key's first hit."""
 
-    def __init__(self, name: str, rate: Rate, store: DocumentStore) -> None:
+    def __init__(self, name: str, rate: Rate, store: DocumentStore, keys: CounterKeys) -> None:
         self.name = name
         self.rate = rate
         self.store = store
+        self.keys = keys
 
     async def hit(self, key: str, now: datetime) -> None:
         """Counts a hit; TooManyRequests (429) once over the limit."""
         period = timedelta(seconds=self.rate.per_seconds)
-        window = await self.store.add_hit(LIMITS, _key(self.name, key), now, period)
+        window = await self.store.add_hit(LIMITS, self.keys(self.name, key), now, period)
         if window.hits > self.rate.limit:
             wait = retry_after(window.start + period, now)
             raise TooManyRequests("too_many_requests", "too many requests; wait and try again", wait)
@@ -55,17 +65,18 @@ class RateLimiter:
 
 class FailureBackoff:
     """Counts failures per key; after `backoff.free` of them, refuses until an exponentially growing
-    delay after the last one has passed. A success clears the key; failures are remembered for
-    `memory` from the first one."""
+    delay after the last one has passed. A success clears the key; failures are forgotten after a
+    quiet `memory` (none since)."""
 
-    def __init__(self, name: str, backoff: Backoff, store: DocumentStore, memory: timedelta) -> None:
+    def __init__(self, name: str, backoff: Backoff, store: DocumentStore, keys: CounterKeys, memory: timedelta) -> None:
         self.name = name
         self.backoff = backoff
         self.store = store
+        self.keys = keys
         self.memory = memory
 
     async def check(self, key: str, now: datetime) -> None:
-        counter = await self.store.get(LIMITS, _key(self.name, key))
+        counter = await self.store.get(LIMITS, self.keys(self.name, key))
         if counter is None or counter["expires_at"] <= stamp(now):
             return
         until = self.backoff.locked_until(int(counter["hits"]), datetime.fromisoformat(counter["last"]))
@@ -73,10 +84,10 @@ class FailureBackoff:
             raise TooManyRequests("too_many_attempts", "too many failed attempts; wait", retry_after(until, now))
 
     async def failed(self, key: str, now: datetime) -> int:
-        return (await self.store.add_hit(LIMITS, _key(self.name, key), now, self.memory)).hits
+        return (await self.store.add_hit(LIMITS, self.keys(self.name, key), now, self.memory, sliding=True)).hits
 
     async def succeeded(self, key: str) -> None:
-        await self.store.delete(LIMITS, [_key(self.name, key)])
+        await self.store.delete(LIMITS, [self.keys(self.name, key)])
 
 
 async def sweep_expired_limits(store: DocumentStore, now: datetime) -> int:
@@ -91,8 +102,13 @@ async def sweep_expired_limits(store: DocumentStore, now: datetime) -> int:
 
 
 async def sweep_limits_forever(store: DocumentStore, clock: Callable[[], datetime], interval: float) -> None:
+    """A sweep every `interval`; a failed one (the store unreachable) is logged and the next one tries again."""
     while True:
-        swept = await sweep_expired_limits(store, clock())
-        if swept:
-            log.info("rate_limits_swept", counters=swept)
+        try:
+            swept = await sweep_expired_limits(store, clock())
+        except Exception as error:
+            log.warning("rate_limit_sweep_failed", error=describe(error))
+        else:
+            if swept:
+                log.info("rate_limits_swept", counters=swept)
         await asyncio.sleep(interval)

@@ -46,11 +46,13 @@ class IdentitySettings(ServiceSettings):
     login_email_failure_memory_seconds: int = Field(
         default=30 * 24 * 3600,
         ge=60,
-        description="How long failed logins to an address nobody holds count, from the first (an account's own "
+        description="Failed logins per e-mail address are forgotten after this long without one (an account's own "
         "count lasts until a successful login; this mirrors it closely enough not to tell the two apart).",
     )
     ip_failure_memory_seconds: int = Field(
-        default=24 * 3600, ge=60, description="How long failed logins from one client address count, from the first."
+        default=24 * 3600,
+        ge=60,
+        description="Failed logins from one client address are forgotten after this long without one.",
     )
     login_queue_seconds: float = Field(
         default=10.0,

@@ -62,3 +62,15 @@ async def test_hits_from_two_connections_at_once_are_each_counted_once(
     windows = await asyncio.gather(*(store.add_hit(coll, "burst", T0, HOUR) for store in (first, second) * 20))
     assert sorted(window.hits for window in windows) == list(range(1, 41))
     assert {window.start for window in windows} == {T0}
+
+
+async def test_a_sliding_window_lasts_until_a_quiet_window_after_the_latest_hit(document_store: DocumentStore) -> None:
+    coll = counters()
+    for minutes in (0, 50, 100):
+        window = await document_store.add_hit(coll, "failures", T0 + timedelta(minutes=minutes), HOUR, sliding=True)
+    assert window == HitWindow(T0, 3)
+    stored = await document_store.get(coll, "failures")
+    assert stored is not None
+    assert stored["expires_at"] == stamp(T0 + timedelta(minutes=160))
+    later = T0 + timedelta(minutes=160)
+    assert await document_store.add_hit(coll, "failures", later, HOUR, sliding=True) == HitWindow(later, 1)

@@ -115,3 +115,34 @@ async def test_a_batch_ending_within_the_grace_leaves_the_old_version_to_in_flig
         rebuild.cancel()
         with pytest.raises(asyncio.CancelledError):
             await rebuild
+
+
+async def test_a_runner_stopped_right_after_a_late_batch_leaves_no_stale_version(ledger: Ledger) -> None:
+    held, batch = await hold_a_live_batch(ledger)
+    ledger.ops.grace = 0
+    await ledger.ops.rebuild("totals")
+    held.release.set()
+    assert await batch == 2
+    assert await table_exists(ledger, "totals")  # re-created by the late batch
+
+    await ledger.live.stop()  # a rollout: no next batch will read the alias
+
+    assert not await table_exists(ledger, "totals")
+    assert not await checkpoint_exists(ledger, "ledger.totals")
+
+
+async def test_the_next_rebuild_drops_a_version_a_crashed_runner_re_created(ledger: Ledger) -> None:
+    held, batch = await hold_a_live_batch(ledger)
+    ledger.ops.grace = 0
+    await ledger.ops.rebuild("totals")
+    held.release.set()
+    assert await batch == 2
+    ledger.live._written_to = None  # the process died before it could look again
+    assert await table_exists(ledger, "totals")
+
+    result = await ledger.ops.rebuild("totals")
+
+    assert result.new_collection == "totals__v2"
+    assert not await table_exists(ledger, "totals")
+    assert not await checkpoint_exists(ledger, "ledger.totals")
+    assert await ledger.served() == await ledger.reference()

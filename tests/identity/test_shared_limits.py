@@ -4,6 +4,7 @@ shared document store, so N replicas never allow N times the attempts."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,8 @@ async def two_processes(request: pytest.FixtureRequest, tmp_path: Path) -> Async
         stores = list(mongo)
     else:
         stores = [await SqliteDocumentStore(tmp_path / "identity-readmodels.db").open() for _ in range(2)]
-    yield Limits(SETTINGS, BACKOFF, stores[0]), Limits(SETTINGS, BACKOFF, stores[1])
+    secret = b"identity's pepper, the same in every process"
+    yield Limits(SETTINGS, BACKOFF, stores[0], secret), Limits(SETTINGS, BACKOFF, stores[1], secret)
     if request.param == "mongo":
         await mongo[0].drop_database()
     for store in stores:
@@ -98,3 +100,38 @@ async def test_a_login_queued_too_long_behind_others_to_the_same_address_is_429(
     assert answer.status_code == 429
     assert (answer.json()["code"], answer.headers["retry-after"]) == ("too_many_attempts", "1")
     assert (await zone.login(email)).status_code == 401
+
+
+async def test_failed_logins_are_forgotten_only_after_a_quiet_spell(two_processes: tuple[Limits, Limits]) -> None:
+    """An attacker trying now and then never gets fresh free tries: each failure restarts the memory."""
+    first, second = two_processes
+    email = new_email()
+    memory = timedelta(seconds=SETTINGS.login_email_failure_memory_seconds)
+    every = memory * 2 / 3
+    moment = T0
+    for n in range(SETTINGS.login_free_failures + 1):
+        moment = T0 + every * n
+        await (first if n % 2 else second).login_email.check(email, moment)
+        await (second if n % 2 else first).login_email.failed(email, moment)
+    with pytest.raises(TooManyRequests) as refused:
+        await first.login_email.check(email, moment)
+    assert refused.value.retry_after == 2  # the sixth failure in a row: 1 s, then 2 s
+    quiet = moment + memory
+    await first.login_email.check(email, quiet)
+    await first.login_email.failed(email, quiet)
+    await second.login_email.check(email, quiet)
+
+
+async def test_counter_ids_cannot_be_matched_against_a_list_of_addresses(tmp_path: Path) -> None:
+    store = await SqliteDocumentStore(tmp_path / "identity-readmodels.db").open()
+    email = new_email()
+    try:
+        for secret in (b"one deployment's pepper", b"another deployment's pepper"):
+            await Limits(SETTINGS, BACKOFF, store, secret).login_email.failed(email, T0)
+        ids = [counter["_id"] for counter in await store.find(LIMITS)]
+    finally:
+        await store.close()
+    assert len(set(ids)) == 2
+    plain = hashlib.sha256(f"login-email-failures\0{email}".encode()).hexdigest()
+    assert plain not in ids
+    assert all(email not in counter_id for counter_id in ids)
