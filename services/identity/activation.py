@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, status
 from pydantic import BaseModel
 
 from libs.events.envelope import EventContext
+from libs.events.portal_links import link_with_token
 from libs.events.schemas.identity import ActivationLinkIssued
 from libs.events.sealed import NotificationRequest
 from libs.events.service.deps import Runtime, event_context
@@ -115,7 +115,7 @@ async def verify(body: VerifyIn, request: Request, runtime: Runtime, identity: I
     async with identity.locks.hold(account_id):
         _, state = await login_account(runtime, body.email)
         person = state.person or NOBODY
-        link = f"{identity.settings.public_url.rstrip('/')}/aktywacja#token={quote(token, safe='')}"
+        link = link_with_token(identity.settings.public_url, "/aktywacja", token)
         params = {"first_name": person.first_name, "link": link, "valid_until": warsaw_iso(expires_at)}
         mail = identity.seal(
             NotificationRequest(channel="email", to=person.email, template="activation_link", params=params)

@@ -16,7 +16,6 @@ confirmation sent to the new address or number; nothing changes until it is conf
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request, status
@@ -25,6 +24,7 @@ from pydantic import BaseModel
 from libs.events.access import Principal
 from libs.events.envelope import EventContext
 from libs.events.errors import Forbidden, Unauthenticated
+from libs.events.portal_links import link_with_token
 from libs.events.schemas.identity import LoginEmailChanged, LoginFailed, PhoneChanged
 from libs.events.sealed import NotificationRequest
 from libs.events.service.access import Authenticated
@@ -81,7 +81,6 @@ async def request_email_change(
     taken = await is_taken(runtime, body.new_email, account_id)
     token = link_token(account_id)
     expires_at = link_expiry(now)
-    base = identity.settings.public_url.rstrip("/")
     params = {"first_name": state.person.first_name, "valid_until": warsaw_iso(expires_at)}
     link = identity.seal(
         NotificationRequest(
@@ -90,7 +89,7 @@ async def request_email_change(
             template="login_email_confirmation",
             params={
                 **params,
-                "link": f"{base}/potwierdz-email#token={quote(token, safe='')}",
+                "link": link_with_token(identity.settings.public_url, "/potwierdz-email", token),
                 "new_email": body.new_email,
             },
         )

@@ -10,7 +10,8 @@ import base64
 import binascii
 import hashlib
 import secrets
-from urllib.parse import quote
+
+from libs.events.portal_links import link_with_token
 
 
 def new_token(client_id: str) -> str:
@@ -34,6 +35,5 @@ def client_of(token: str) -> str | None:
 
 
 def confirmation_url(portal_url: str, token: str) -> str:
-    """The link in the e-mail. The token travels in the fragment: browsers never send it to a server
-    (no access log, no Referer); the client zone posts it to /api/profile/einvoice/confirmations."""
-    return f"{portal_url.rstrip('/')}/profil/e-faktura/potwierdzenie#token={quote(token, safe='')}"
+    """The link in the e-mail; the client zone posts its token to /api/profile/einvoice/confirmations."""
+    return link_with_token(portal_url, "/profil/e-faktura/potwierdzenie", token)
