@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from libs.events import jsonutil
 from libs.events.pii import Personal, is_erased
-from libs.events.tokens import create_secret_file, write_secret_file
+from libs.events.tokens import create_secret_file
 
 NOTIFICATIONS_SEALING_KEY = "notifications-sealing-key"
 """File name, in a service's secrets_dir, of notifications' private key; `.pub` beside it is public."""
@@ -82,11 +83,14 @@ def unseal(message: SealedMessage, private_key: PrivateKey) -> dict[str, Any]:
 
 def load_or_create_private_key(path: Path) -> PrivateKey:
     """The recipient's private key, made on first start (mode 0600) by the first of the processes
-    starting together; its public half beside it (.pub), written by the one that made it."""
-    made = create_secret_file(path, base64.b64encode(bytes(PrivateKey.generate())))
+    starting together; its public half beside it (.pub), written whenever it is missing (the maker may
+    have stopped between the two files; in a read-only folder a missing one stays missing)."""
+    create_secret_file(path, base64.b64encode(bytes(PrivateKey.generate())))
     key = PrivateKey(base64.b64decode(path.read_bytes()))
-    if made:
-        write_secret_file(path.with_suffix(".pub"), base64.b64encode(bytes(key.public_key)))
+    public = path.with_suffix(".pub")
+    if not public.exists():
+        with contextlib.suppress(OSError):
+            create_secret_file(public, base64.b64encode(bytes(key.public_key)))
     return key
 
 

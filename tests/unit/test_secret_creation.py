@@ -249,3 +249,15 @@ def _refuse_new_files(monkeypatch: pytest.MonkeyPatch) -> None:
         return original_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", refuse_creating)
+
+
+def test_a_sealing_key_whose_public_half_is_missing_gets_it_back(tmp_path: Path) -> None:
+    """The process that made the private key stopped before writing the public half."""
+    path = tmp_path / "notifications-sealing-key"
+    key = load_or_create_private_key(path)
+    path.with_suffix(".pub").unlink()
+
+    again = load_or_create_private_key(path)
+
+    assert bytes(again) == bytes(key)
+    assert load_public_key(path.with_suffix(".pub")) == key.public_key
