@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from pymongo import AsyncMongoClient, ReplaceOne
 from bench.core import Figure, Stopwatch, Workspace, per_second, rate_figure
 from bench.infra import Infra
 from libs.events.access import access_projection
-from libs.events.docstore import Collection, Document, DocumentStore, Filter, Sort
+from libs.events.docstore import Collection, Document, DocumentStore, Filter, HitWindow, Sort
 from libs.events.kafka import KafkaEventLog
 from libs.events.mongo_docstore import MongoDocumentStore, stored_form
 from libs.events.pii import PersonalData
@@ -79,6 +80,11 @@ class RecordingStore:
 
     async def drop(self, collection: Collection) -> None:
         await self.inner.drop(collection)
+
+    async def add_hit(
+        self, collection: Collection, doc_id: str, now: datetime, window: timedelta, *, sliding: bool = False
+    ) -> HitWindow:
+        return await self.inner.add_hit(collection, doc_id, now, window, sliding=sliding)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, uuid5
+
+from pyrsistent import PMap, PSet, pmap, pset
 
 from libs.events import Aggregate, Conflict, DomainEvent, Invalid
 from libs.events.schemas.billing import (
@@ -29,6 +31,7 @@ from libs.events.schemas.billing import (
     PaymentReceived,
     RepaymentAccountAssigned,
 )
+from libs.events.snapshots import SnapshotCodec, shape_of
 from services.billing.settlement import ZERO, Allocation, OpenItem, allocate, grosze, named_in_title
 
 CORRECTION_PREFIX = "correction:"
@@ -111,10 +114,13 @@ class Credit:
 
 @dataclass(frozen=True)
 class Ledger:
+    """Persistent maps and sets (pyrsistent): folding an event shares the rest of the state instead of
+    copying it, so folding a client's whole history stays linear in its length."""
+
     client_id: str | None = None
-    invoices: Mapping[str, OpenItem] = field(default_factory=dict)
+    invoices: PMap[str, OpenItem] = field(default_factory=pmap)
     """Every invoice of the client with what is still owed (zero once paid or for a credit note)."""
-    payments: frozenset[str] = frozenset()
+    payments: PSet[str] = field(default_factory=pset)
     credits: tuple[Credit, ...] = ()
 
     @property
@@ -249,7 +255,7 @@ def _with_outstanding(ledger: Ledger, invoice_id: str, outstanding: Decimal) -> 
     item = ledger.invoices.get(invoice_id)
     if item is None:
         return ledger
-    return replace(ledger, invoices={**ledger.invoices, invoice_id: replace(item, outstanding=outstanding)})
+    return replace(ledger, invoices=ledger.invoices.set(invoice_id, replace(item, outstanding=outstanding)))
 
 
 def evolve(ledger: Ledger, event: DomainEvent) -> Ledger:
@@ -263,11 +269,11 @@ def evolve(ledger: Ledger, event: DomainEvent) -> Ledger:
                 outstanding=max(event.gross_total, ZERO),
                 contract_id=event.contract_id,
             )
-            return replace(ledger, client_id=event.client_id, invoices={**ledger.invoices, event.invoice_id: item})
+            return replace(ledger, client_id=event.client_id, invoices=ledger.invoices.set(event.invoice_id, item))
         case InvoiceSettled():
             return _with_outstanding(ledger, event.invoice_id, event.outstanding)
         case PaymentReceived():
-            return replace(ledger, client_id=event.client_id, payments=ledger.payments | {event.payment_id})
+            return replace(ledger, client_id=event.client_id, payments=ledger.payments.add(event.payment_id))
         case OverpaymentRecorded():
             return replace(ledger, credits=(*ledger.credits, Credit(event.payment_id, event.amount)))
         case OverpaymentApplied():
@@ -281,8 +287,57 @@ def evolve(ledger: Ledger, event: DomainEvent) -> Ledger:
     return ledger
 
 
+def ledger_to_json(state: Ledger) -> dict[str, Any]:
+    return {
+        "client_id": state.client_id,
+        "invoices": [
+            {
+                "invoice_id": item.invoice_id,
+                "number": item.number,
+                "issue_date": item.issue_date.isoformat(),
+                "due_date": item.due_date.isoformat(),
+                "outstanding": str(item.outstanding),
+                "contract_id": item.contract_id,
+            }
+            for item in state.invoices.values()
+        ],
+        "payments": sorted(state.payments),
+        "credits": [{"payment_id": credit.payment_id, "remaining": str(credit.remaining)} for credit in state.credits],
+    }
+
+
+def ledger_from_json(doc: Mapping[str, Any]) -> Ledger:
+    invoices = (
+        OpenItem(
+            invoice_id=item["invoice_id"],
+            number=item["number"],
+            issue_date=date.fromisoformat(item["issue_date"]),
+            due_date=date.fromisoformat(item["due_date"]),
+            outstanding=Decimal(item["outstanding"]),
+            contract_id=item["contract_id"],
+        )
+        for item in doc["invoices"]
+    )
+    by_id = {item.invoice_id: item for item in invoices}
+    payments = doc["payments"]
+    return Ledger(  # sized with room to grow: a persistent map built full copies itself on the next insert
+        client_id=doc["client_id"],
+        invoices=pmap(by_id, pre_size=2 * len(by_id)),
+        payments=pset(payments, pre_size=2 * len(payments)),
+        credits=tuple(Credit(credit["payment_id"], Decimal(credit["remaining"])) for credit in doc["credits"]),
+    )
+
+
+LEDGER_SNAPSHOT = SnapshotCodec[Ledger](
+    schema=f"billing-ledger.1:{shape_of(Ledger, OpenItem, Credit)}",
+    to_json=ledger_to_json,
+    from_json=ledger_from_json,
+)
+"""The ledger opts in to snapshots: a fleet client's stream grows by thousands of events, and its state
+is ids, numbers, dates and amounts only (no personal data)."""
+
 ledger = Aggregate[Ledger, LedgerCommand](
-    category="billing-ledger", initial=Ledger, decide=decide_ledger, evolve=evolve
+    category="billing-ledger", initial=Ledger, decide=decide_ledger, evolve=evolve, snapshot=LEDGER_SNAPSHOT
 )
 
 

@@ -22,6 +22,7 @@ from libs.events.projection import ConsumerRunner, DeadLetterSink, Projection, R
 from libs.events.registry import EventRegistry
 from libs.events.service import metrics
 from libs.events.service.settings import ServiceSettings
+from libs.events.snapshots import DocumentSnapshots
 from libs.events.store import EventStore
 from libs.events.tokens import JwksSource
 from libs.events.vault import KeyVault
@@ -84,7 +85,7 @@ class ServiceRuntime:
         self.readiness_checks = dict(readiness_checks or {})
         """More servers /readyz asks, by check name, beside the stores (in cluster mode Kafka, when this
         process runs the consumers)."""
-        self.commands = CommandHandler(self.events, registry)
+        self.commands = CommandHandler(self.events, registry, snapshots=DocumentSnapshots(self.documents.inner))
         self.runners: list[ConsumerRunner] = []
         self._lag_sampler: asyncio.Task[None] | None = None
         self._background: asyncio.Task[None] | None = None
