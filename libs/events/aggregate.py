@@ -165,7 +165,7 @@ class CommandHandler:
             for event in events:
                 state = aggregate.evolve(state, event)
             if result.stream_version == loaded.version + len(events):  # else the store answered an earlier append
-                await self._save_snapshot(aggregate, stream_id, loaded, state, result, ids)
+                await self._save_snapshot(aggregate, stream_id, loaded, result, ids)
             return Decision(state, events, result)
         raise AssertionError("unreachable")
 
@@ -186,12 +186,13 @@ class CommandHandler:
         aggregate: Aggregate[S, C],
         stream_id: str,
         loaded: Loaded[S],
-        state: S,
         appended: AppendResult,
         ids: Sequence[UUID],
     ) -> None:
-        """Snapshots `state` (the stream up to `appended`) once the stream has grown by `snapshot_every`
-        events since the last snapshot; a failure is logged, never raised: the events are appended."""
+        """Snapshots the stream up to `appended` once it has grown by `snapshot_every` events since the last
+        snapshot; a failure is logged, never raised: the events are appended. The state is folded from the
+        events as stored, read back: a store answering a repeated key with an earlier append of the same ids
+        may hold other payloads than this call decided, and the snapshot must be of the stream."""
         codec = aggregate.snapshot
         if codec is None or self._snapshots is None:
             return
@@ -199,6 +200,12 @@ class CommandHandler:
             return
         earlier = loaded.snapshot.derived_ids if loaded.snapshot is not None else frozenset()
         try:
+            stored = (await self._store.read_stream(stream_id, from_version=loaded.version + 1))[: len(ids)]
+            if [event.event_id for event in stored] != list(ids):
+                return
+            state = loaded.state
+            for event in stored:
+                state = aggregate.evolve(state, self._registry.decode(event))
             snapshot = Snapshot(
                 stream_id=stream_id,
                 version=appended.stream_version,

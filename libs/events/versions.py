@@ -244,18 +244,16 @@ class VersionedProjectionRunner(ProjectionRunner):
         if alias.leased(utc_now()):
             await asyncio.sleep(self.idle_timeout)
             return 0
+        self._written_to = alias.version  # from here on it may write, even if cancelled or failing midway
         try:
             events = await super().run_once()
         except Exception:
-            self._written_to = alias.version  # it may have written part of the batch
             current = await self.versions.alias(self.logical.collection.name)
             await self._drop_if_rewritten(current)
             if current.version == alias.version:
                 raise
             log.info("batch_abandoned_after_switch", consumer=self.name, version=alias.version)
             return 0
-        if events:
-            self._written_to = alias.version
         return events
 
     async def _drop_if_rewritten(self, current: Alias) -> None:

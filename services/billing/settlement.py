@@ -43,8 +43,8 @@ class OpenItem:
     outstanding: Decimal
     contract_id: str | None = None
 
-    def order_key(self) -> tuple[date, date, str]:
-        return (self.due_date, self.issue_date, self.number)
+    def order_key(self) -> tuple[date, date, str, str]:
+        return (self.due_date, self.issue_date, self.number, self.invoice_id)
 
 
 @dataclass(frozen=True, slots=True)

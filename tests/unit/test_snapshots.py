@@ -291,3 +291,35 @@ async def test_a_repeated_key_found_after_the_snapshot_and_a_new_key_read_only_t
 def test_snapshot_every_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="snapshot_every"):
         CommandHandler(SqliteEventStore(tmp_path / "events.db"), registry, snapshot_every=0)
+
+
+class RacedByAnEarlierCall:
+    """The event store, where the same call with its key but another amount lands between the handler's
+    load and its append (another replica; a client that retried with an edited body)."""
+
+    def __init__(self, store: SqliteEventStore) -> None:
+        self._store = store
+        self._raced = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def read_stream(self, stream_id: str, from_version: int = 0) -> list[RecordedEvent]:
+        read = await self._store.read_stream(stream_id, from_version)
+        if not self._raced:
+            self._raced = True
+            earlier = CommandHandler(self._store, registry)
+            await earlier.handle(account, "a1", Deposit(Decimal("7.00")), EventContext(), idempotency_key="k")
+        return read
+
+
+async def test_a_snapshot_is_of_the_events_stored_not_of_what_a_raced_call_decided(
+    store: SqliteEventStore, documents: SqliteDocumentStore
+) -> None:
+    await deposit(handler_for(store, documents, every=1_000), EVERY - 1)
+    raced = handler_for(RacedByAnEarlierCall(store), documents)  # type: ignore[arg-type]
+    await raced.handle(account, "a1", ONE, EventContext(), idempotency_key="k")
+
+    assert await snapshot_version(documents) == EVERY - 1
+    assert await handler_for(store, documents).load(account, "a1") == await from_the_start(store)
+    assert (await from_the_start(store))[0].balance == Decimal(EVERY - 1) + Decimal("7.00")
